@@ -1,0 +1,1 @@
+"""Experiment modules that measure PyTorch and TensorFlow; see experiments/README.md."""

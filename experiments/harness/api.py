@@ -1,0 +1,59 @@
+"""The types an experiment module uses: what to run (Task) and what it measured (Measurement).
+
+These are plain dataclasses with no framework imports, so ``tasks()`` can run in the parent
+process and tasks can be sent to worker subprocesses as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Better = Literal["higher", "lower", "none"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A quantity a task promises to report, so a crash can still be recorded against it."""
+
+    name: str
+    unit: str
+    better: Better = "lower"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work, run inside a fresh worker process for ``framework``.
+
+    ``params`` are recorded verbatim with every case (batch size, sizes, ...). ``threads``
+    fixes the intra-op thread pools of the worker. ``env`` adds environment variables for
+    the worker (for example ``KERAS_BACKEND``). ``rounds`` overrides how many fresh-process
+    rounds this task runs (1 for deterministic quantities such as artifact sizes).
+    """
+
+    framework: str
+    mode: str
+    model: str
+    metrics: tuple[Metric, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    rounds: int | None = None
+    timeout_s: float | None = None
+
+    def __hash__(self) -> int:  # params/env are dicts; hash their sorted items
+        return hash((self.framework, self.mode, self.model, self.metrics,
+                     tuple(sorted(self.params.items())), self.threads,
+                     tuple(sorted(self.env.items())), self.rounds))
+
+
+@dataclass
+class Measurement:
+    """Raw samples for one metric of a task; statistics are computed by the harness."""
+
+    metric: str
+    samples: list[float]
+    status: Literal["ok", "failed", "unsupported"] = "ok"
+    error: str | None = None
+    extra: dict[str, Any] | None = None
+    notes: str | None = None

@@ -1,0 +1,126 @@
+"""The results contract: the JSON Schema every ``results/**/*.json`` file must satisfy.
+
+Experiments write these files and the report reads them; this module is the single
+definition both sides share. It imports nothing heavy, so the experiment harness can
+validate its own output before writing it.
+
+Version history (bump ``SCHEMA_VERSION`` and add an upgrade step in
+``report.results`` for every change):
+
+1. First version: file header, environment record, and a list of cases, each with raw
+   samples, median, bootstrap CI95, p90/p99 and a status.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+FRAMEWORKS = ("pytorch", "tensorflow", "onnxruntime", "litert", "keras")
+STATUSES = ("ok", "failed", "unsupported")
+
+_NONNEG = {"type": "number", "minimum": 0}
+_NULLABLE_NONNEG = {"type": ["number", "null"], "minimum": 0}
+_PARAM_VALUE = {"type": ["number", "string", "boolean", "null"]}
+
+ENVIRONMENT_SCHEMA = {
+    "type": "object",
+    "required": [
+        "cpu_model", "cpu_cores_physical", "cpu_cores_logical", "memory_bytes", "os",
+        "python", "packages", "threads", "git_commit", "git_dirty", "started_at",
+        "finished_at",
+    ],
+    "properties": {
+        "cpu_model": {"type": "string"},
+        "cpu_cores_physical": {"type": "integer", "minimum": 1},
+        "cpu_cores_logical": {"type": "integer", "minimum": 1},
+        "memory_bytes": {"type": "integer", "minimum": 0},
+        "os": {"type": "string"},
+        "python": {"type": "string"},
+        "device": {"type": "string"},
+        "packages": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "null"]},
+        },
+        "threads": {"type": "object", "additionalProperties": _PARAM_VALUE},
+        "git_commit": {"type": "string"},
+        "git_dirty": {"type": "boolean"},
+        "started_at": {"type": "string"},
+        "finished_at": {"type": "string"},
+    },
+}
+
+CASE_SCHEMA = {
+    "type": "object",
+    "required": [
+        "id", "framework", "mode", "model", "metric", "unit", "better", "params",
+        "samples", "median", "ci95", "status", "error",
+    ],
+    "properties": {
+        "id": {"type": "string", "minLength": 1},
+        "framework": {"enum": list(FRAMEWORKS)},
+        "mode": {"type": "string", "minLength": 1},
+        "model": {"type": "string", "minLength": 1},
+        "metric": {"type": "string", "minLength": 1},
+        "unit": {"type": "string"},
+        "better": {"enum": ["higher", "lower", "none"]},
+        "params": {"type": "object", "additionalProperties": _PARAM_VALUE},
+        "samples": {"type": "array", "items": _NONNEG},
+        "median": _NULLABLE_NONNEG,
+        "ci95": {
+            "oneOf": [
+                {"type": "null"},
+                {"type": "array", "items": _NONNEG, "minItems": 2, "maxItems": 2},
+            ]
+        },
+        "p90": _NULLABLE_NONNEG,
+        "p99": _NULLABLE_NONNEG,
+        "mean": _NULLABLE_NONNEG,
+        "stdev": _NULLABLE_NONNEG,
+        "n": {"type": "integer", "minimum": 0},
+        "noisy": {"type": "boolean"},
+        "status": {"enum": list(STATUSES)},
+        "error": {"type": ["string", "null"]},
+        "notes": {"type": "string"},
+        "extra": {"type": "object"},
+    },
+    "allOf": [
+        {
+            # A measured case carries its data ...
+            "if": {"properties": {"status": {"const": "ok"}}},
+            "then": {
+                "properties": {
+                    "samples": {"minItems": 1},
+                    "median": _NONNEG,
+                    "ci95": {"type": "array"},
+                },
+            },
+            # ... and a failed or unsupported one says why.
+            "else": {"properties": {"error": {"type": "string", "minLength": 1}}},
+        }
+    ],
+}
+
+RESULTS_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "pt-vs-tf results file",
+    "type": "object",
+    "required": [
+        "schema_version", "experiment", "title", "module", "quick", "environment", "cases",
+    ],
+    "properties": {
+        "schema_version": {"const": SCHEMA_VERSION},
+        "experiment": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+        "title": {"type": "string"},
+        "module": {"type": "string"},
+        "quick": {"type": "boolean"},
+        "cache_key": {"type": "string"},
+        "parameters": {"type": "object"},
+        "environment": ENVIRONMENT_SCHEMA,
+        "cases": {"type": "array", "items": CASE_SCHEMA},
+    },
+}
+
+__all__ = [
+    "CASE_SCHEMA", "ENVIRONMENT_SCHEMA", "FRAMEWORKS", "RESULTS_SCHEMA", "SCHEMA_VERSION",
+    "STATUSES",
+]
