@@ -1,0 +1,137 @@
+"""The environment record every results file carries (see ENVIRONMENT_SCHEMA in report/schema).
+
+Collected in the parent, which never imports a framework: package versions come from
+``importlib.metadata`` and the device from what workers report. ``fingerprint()`` is the part
+that decides whether old results are still valid (versions, CPU, Python), without times or git.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("torch", "tensorflow", "keras", "onnx", "onnxruntime", "numpy", "ai-edge-litert",
+            "scikit-learn", "onnxscript", "tf2onnx")
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "KERAS_BACKEND")
+
+
+def now_utc() -> str:
+    """ISO 8601 UTC with a Z suffix, second precision."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _cpuinfo() -> list[dict[str, str]]:
+    """/proc/cpuinfo as one dict per logical CPU (empty off Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    cpus = []
+    for block in text.strip().split("\n\n"):
+        entry = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(":")
+            entry[key.strip()] = value.strip()
+        cpus.append(entry)
+    return cpus
+
+
+def cpu_model() -> str:
+    for cpu in _cpuinfo():
+        if cpu.get("model name"):
+            return cpu["model name"]
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_cores() -> tuple[int, int]:
+    """(physical, logical) core counts."""
+    logical = os.cpu_count() or 1
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+    except ImportError:
+        physical = None
+    if not physical:
+        cores = {(c.get("physical id"), c.get("core id")) for c in _cpuinfo() if "core id" in c}
+        physical = len(cores) or logical
+    return int(physical), int(logical)
+
+
+def memory_bytes() -> int:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except ImportError:
+        pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def git_state(cwd: str | Path | None = None) -> tuple[str, bool]:
+    """(commit, dirty). Without git or commits: ("unknown", True), since the results then
+    cannot be traced to a clean commit."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              check=True, timeout=30).stdout
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", True
+    try:
+        dirty = bool(git("status", "--porcelain").strip())
+    except (OSError, subprocess.SubprocessError):
+        dirty = True
+    return commit, dirty
+
+
+def thread_settings() -> dict[str, int | str | None]:
+    """The parent's defaults; each task's fixed thread count is in its case's params."""
+    settings: dict[str, int | str | None] = {"default": os.cpu_count() or 1}
+    for var in THREAD_VARS:
+        settings[var] = os.environ.get(var)
+    return settings
+
+
+def fingerprint() -> dict:
+    """What must match for cached results to stay valid; no times, no git."""
+    physical, logical = cpu_cores()
+    return {"packages": package_versions(), "python": platform.python_version(),
+            "implementation": platform.python_implementation(), "machine": platform.machine(),
+            "cpu_model": cpu_model(), "cpu_cores_physical": physical,
+            "cpu_cores_logical": logical}
+
+
+def collect(*, started_at: str, device: str = "cpu", cwd: str | Path | None = None) -> dict:
+    """The full environment record; ``finished_at`` is now."""
+    physical, logical = cpu_cores()
+    commit, dirty = git_state(cwd)
+    return {
+        "cpu_model": cpu_model(), "cpu_cores_physical": physical, "cpu_cores_logical": logical,
+        "memory_bytes": memory_bytes(), "os": platform.platform(),
+        "python": platform.python_version(), "device": device,
+        "packages": package_versions(), "threads": thread_settings(),
+        "git_commit": commit, "git_dirty": dirty,
+        "started_at": started_at, "finished_at": now_utc(),
+    }

@@ -1,0 +1,62 @@
+"""Validate and write a results file atomically.
+
+The file is checked against ``report.schema.RESULTS_SCHEMA`` first and then written to a
+temporary file in the same folder, flushed to disk and renamed over the old one, so an
+interrupted run leaves either the previous file or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import jsonschema
+
+from experiments.harness.errors import HarnessError
+from report.schema import RESULTS_SCHEMA
+
+
+def validate(document: dict, where: str) -> None:
+    """Raise HarnessError naming the first field that breaks the schema."""
+    validator = jsonschema.Draft202012Validator(RESULTS_SCHEMA)
+    error = next(iter(sorted(validator.iter_errors(document), key=lambda e: e.path)), None)
+    if error is not None:
+        field = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise HarnessError(f"{where}: invalid results at {field}: {error.message}")
+
+
+def dumps(document: dict) -> str:
+    return json.dumps(document, sort_keys=True, indent=1, allow_nan=False) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` all at once; on any failure the old file stays intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable; not possible everywhere
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def write_results(path: Path, document: dict) -> None:
+    validate(document, str(path))
+    write_atomic(path, dumps(document))

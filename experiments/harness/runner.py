@@ -1,0 +1,166 @@
+"""Run experiments: rounds of fresh, shuffled worker groups, merged into one results file each.
+
+Linear on purpose (gather tasks, check the cache, run every round, build cases, validate,
+write): nothing is written until the whole experiment has run and validated, so an interrupt
+leaves the previous results file untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from experiments.harness import cache, environment
+from experiments.harness.api import Task
+from experiments.harness.cases import build_case, case_params, check_unique
+from experiments.harness.discovery import Experiment, discover
+from experiments.harness.errors import HarnessError
+from experiments.harness.framework_setup import thread_env
+from experiments.harness.progress import PlainProgress
+from experiments.harness.results import write_results
+from experiments.harness.supervisor import Group, Outcome, WorkerSetup, run_group
+from experiments.harness.timing import FULL_BUDGET, QUICK_BUDGET
+from report.schema import FRAMEWORKS, SCHEMA_VERSION
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ROUNDS = {False: 3, True: 1}             # by quick
+DEFAULT_TIMEOUT_S = {False: 300.0, True: 120.0}  # per task, unless Task/module says otherwise
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    quick: bool = False
+    force: bool = False
+    out_dir: Path | None = None
+    seed: int = 0
+
+
+def default_out_dir(quick: bool) -> Path:
+    """Quick runs never overwrite the committed full results."""
+    return REPO_ROOT / ("build/results-quick" if quick else "results")
+
+
+def _describe(task: Task) -> str:
+    params = ",".join(f"{k}={v}" for k, v in sorted(case_params(task).items()))
+    return f"{task.framework}/{task.mode}/{task.model} {params}"
+
+
+def _gather_tasks(exp: Experiment, quick: bool) -> list[Task]:
+    tasks = list(exp.module.tasks(quick))
+    for task in tasks:
+        if not isinstance(task, Task):
+            raise HarnessError(f"{exp.path}: tasks() must return Task objects, got "
+                               f"{type(task).__name__}")
+        if task.framework not in FRAMEWORKS:
+            raise HarnessError(f"{exp.path}: unknown framework {task.framework!r}; "
+                               f"use one of {', '.join(FRAMEWORKS)}")
+    check_unique(tasks, str(exp.path))
+    return tasks
+
+
+def _groups(tasks: list[Task], indices: list[int]) -> list[Group]:
+    by_key: dict[tuple, Group] = {}
+    for i in indices:
+        t = tasks[i]
+        key = (t.framework, t.threads, tuple(sorted(t.env.items())))
+        by_key.setdefault(key, Group(t.framework, t.threads, dict(t.env))).items.append((i, t))
+    return list(by_key.values())
+
+
+def _worker_env(search_root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [str(REPO_ROOT), str(search_root)]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env.setdefault("PYTHONHASHSEED", "0")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def run_experiment(exp: Experiment, opts: RunOptions, progress: PlainProgress) -> str:
+    """Run one experiment unless cached; returns "cached" or "written"."""
+    tasks = _gather_tasks(exp, opts.quick)
+    rounds = DEFAULT_ROUNDS[opts.quick]
+    default_timeout = float(getattr(exp.module, "TIMEOUT_S", None) or DEFAULT_TIMEOUT_S[opts.quick])
+    parameters = {"rounds": rounds, "seed": opts.seed, "default_timeout_s": default_timeout,
+                  "timing": (QUICK_BUDGET if opts.quick else FULL_BUDGET).as_dict()}
+    out_dir = opts.out_dir or default_out_dir(opts.quick)
+    path = out_dir / f"{exp.name}.json"
+    key = cache.cache_key(exp.path, {**parameters, "quick": opts.quick},
+                          environment.fingerprint(), exp.path.parent / "models")
+    if not opts.force and cache.cached_key(path) == key:
+        progress.message(f"{exp.name}: cached ({path})")
+        return "cached"
+
+    started_at = environment.now_utc()
+    task_rounds = [t.rounds if t.rounds is not None else rounds for t in tasks]
+    outcomes: list[list[Outcome]] = [[] for _ in tasks]
+    devices: set[str] = set()
+    progress.start_experiment(exp.name, sum(task_rounds))
+
+    def on_event(kind: str, task: Task, outcome: Outcome | None) -> None:
+        if kind == "start":
+            progress.start_task(_describe(task))
+        else:
+            status = "ok" if outcome.error is None else f"failed: {outcome.error}"
+            progress.finish_task(_describe(task), status, outcome.seconds)
+
+    with tempfile.TemporaryDirectory(prefix=f"harness-{exp.name}-") as tmp:
+        setup = WorkerSetup(
+            module=exp.module.__name__, sys_path=[str(REPO_ROOT), str(exp.root)],
+            quick=opts.quick, seed=opts.seed, env=_worker_env(exp.root), tmp_dir=Path(tmp),
+            timeout_for=lambda t: float(t.timeout_s or default_timeout),
+            startup_timeout_s=default_timeout)
+        for r in range(max(task_rounds, default=0)):
+            rng = random.Random(f"{opts.seed}/{exp.name}/{r}")
+            groups = _groups(tasks, [i for i, n in enumerate(task_rounds) if n > r])
+            rng.shuffle(groups)
+            for group in groups:
+                rng.shuffle(group.items)
+                group.env = {**group.env, **thread_env(group.threads)}
+                results, device = run_group(setup, group, on_event)
+                devices.add(device)
+                for outcome in results:
+                    outcomes[outcome.index].append(outcome)
+    progress.finish_experiment()
+
+    cases = [build_case(task, m, outcomes[i]) for i, task in enumerate(tasks)
+             for m in range(len(task.metrics))]
+    cases.sort(key=lambda c: c["id"])
+    gpu = sorted(d for d in devices if d != "cpu")
+    document = {
+        "schema_version": SCHEMA_VERSION, "experiment": exp.name, "title": exp.title,
+        "module": exp.relpath, "quick": opts.quick, "cache_key": key, "parameters": parameters,
+        "environment": environment.collect(started_at=started_at,
+                                           device=gpu[0] if gpu else "cpu", cwd=exp.root),
+        "cases": cases,
+    }
+    write_results(path, document)
+    failed = sum(c["status"] == "failed" for c in cases)
+    progress.message(f"{exp.name}: wrote {path} ({len(cases)} cases, {failed} failed)")
+    return "written"
+
+
+def select_experiments(names: list[str], package: str = "experiments",
+           search_path: str | Path | None = None) -> list[Experiment]:
+    """The named experiments (all when ``names`` is empty); unknown names are a user error."""
+    known = discover(package, search_path)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UnknownExperiment(f"unknown experiment {unknown[0]!r}; known: "
+                                f"{', '.join(known) or '(none)'}")
+    return [known[n] for n in (names or list(known))]
+
+
+class UnknownExperiment(HarnessError):
+    """A name on the command line that matches no experiment (exit code 2, like argparse)."""
+
+
+def run_suite(experiments: list[Experiment], opts: RunOptions,
+              progress: PlainProgress) -> dict[str, str]:
+    """Run experiments in order; returns each one's status ("cached" or "written")."""
+    return {exp.name: run_experiment(exp, opts, progress) for exp in experiments}

@@ -1,0 +1,132 @@
+"""Load every input, render the templates, draw the charts and produce the final HTML page.
+
+Returns the page in memory; ``report.pipeline`` decides whether and where to write it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from markupsafe import Markup
+
+from report import document, listings
+from report.bibliography import format_entries, load_bibliography
+from report.charts import render_svg
+from report.config import PaperConfig
+from report.errors import Problems
+from report.pdf import PdfAttachment
+from report.provenance import Provenance
+from report.render import DocumentState, Helpers, make_environment, render_template
+from report.results import ResultsSet, load_results
+
+PDF_VARIANT = "pdf/a-3b"
+
+
+@dataclass
+class AssembledPage:
+    html: str
+    warnings: list[str]
+    attachments: list[PdfAttachment] = field(default_factory=list)
+    pdf_variant: str | None = PDF_VARIANT
+    figures: int = 0
+
+
+def _rel(config: PaperConfig, path: Path) -> str:
+    return str(path.relative_to(config.root)) if path.is_relative_to(config.root) else str(path)
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def stylesheet(config: PaperConfig, prov: Provenance) -> Markup:
+    """The page's CSS: the project stylesheet, pygments colours and the PDF page furniture."""
+    parts = []
+    for name in ("style.css", "print.css"):
+        path = config.templates_dir / name
+        if path.is_file():
+            parts.append(path.read_text(encoding="utf-8"))
+    parts.append(listings.pygments_css())
+    footer = f"{config.title.split(':')[0]} · v{config.version} · {prov.date.isoformat()} · commit {prov.label}"
+    parts.append("@page { @bottom-left { content: %s; } }" % _css_string(footer))
+    return Markup("\n".join(parts).replace("</", "<\\/"))
+
+
+def cite_as(config: PaperConfig, prov: Provenance) -> str:
+    authors = ", ".join(config.authors)
+    return (f"{authors}. {config.title}. Version {config.version}, {prov.date.isoformat()}. "
+            f"Commit {prov.short_commit}.")
+
+
+def build_context(config: PaperConfig, prov: Provenance, results: ResultsSet) -> dict[str, Any]:
+    first = next(iter(results.files.values()), None)
+    return {
+        "paper": config,
+        "version": config.version,
+        "build": prov,
+        "css": stylesheet(config, prov),
+        "results": results,
+        "environment": first.environment if first else {},
+        "cite_as": cite_as(config, prov),
+    }
+
+
+def figure_provenance(fig, config: PaperConfig, prov: Provenance) -> str:
+    module = fig.module
+    return html.escape(f"Data: {_rel(config, fig.source)}; code: {module}; commit {prov.short_commit}.")
+
+
+def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False, draw: bool = True,
+                  log: Callable[[str], None] = print) -> AssembledPage:
+    problems = Problems()
+    results = load_results(config.results_dir, problems, config.root)
+    bib = load_bibliography(config.bibliography, problems, _rel(config, config.bibliography))
+    problems.raise_if_errors()  # never render from inputs that did not validate
+
+    state = DocumentState()
+    helpers = Helpers(config.root, results, bib, problems, state)
+    env = make_environment(config.templates_dir)
+    env.globals.update(helpers.globals())
+    env.globals.update(document.marker_helpers())
+    page = render_template(env, config.main_template, build_context(config, prov, results), problems,
+                           config.templates_dir)
+    if page is None:
+        problems.raise_if_errors()
+
+    bib_where = _rel(config, config.bibliography)
+    for key, entry in bib.items():
+        if key not in state.citations:
+            problems.warn(f"{bib_where}:{entry.line}: entry '{key}' is never cited; cite it or remove it")
+    diffs = results.environment_differences(state.used_experiments)
+    if diffs:
+        problems.warn("results from different environments are compared in this paper: " + "; ".join(diffs))
+    for name in sorted(state.used_experiments):
+        rf = results.experiment(name)
+        noisy = [c for c in rf.cases if c.ok and c.data.get("noisy")]
+        if noisy:
+            problems.warn(f"{_rel(config, rf.path)}: {len(noisy)} of {len(rf.cases)} cases are noisy "
+                          f"(CI half-width > 5% of the median), e.g. {noisy[0].data['id']}")
+
+    formatted = format_entries(bib, state.citations, config.csl_style) if not problems.errors else {}
+    if draw and not problems.errors:
+        for i, fig in enumerate(state.figures, 1):
+            log(f"  chart {i}/{len(state.figures)}: {fig.label}")
+            fig.svg = render_svg(fig.spec)
+    prov_for = {i: figure_provenance(f, config, prov) for i, f in enumerate(state.figures)}
+    final, _ = document.finish(page, state, problems, formatted, prov_for)
+    problems.raise_if_errors(strict)
+
+    attachments = [
+        PdfAttachment(f"results/{_rel(config, rf.path).split('results/', 1)[-1]}", rf.path.read_bytes(),
+                      f"Raw results of the '{name}' experiment")
+        for name, rf in sorted(results.files.items())
+    ]
+    if results.files:
+        envs = {name: rf.environment for name, rf in sorted(results.files.items())}
+        attachments.append(PdfAttachment("environment.json", json.dumps(envs, indent=1, sort_keys=True).encode(),
+                                         "The environment each experiment ran in"))
+    return AssembledPage(final, problems.warnings, attachments, figures=len(state.figures))

@@ -1,0 +1,193 @@
+"""Charts drawn with matplotlib from results cases, as deterministic, self-contained SVG.
+
+One SVG serves both outputs: inlined in the HTML, and drawn as vector graphics by WeasyPrint
+in the PDF. The figure size and font are fixed, text stays text (``svg.fonttype = none``), ids
+are salted with a constant and no date is written, so the same data gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from report.results import Case
+
+FIGSIZE = (6.4, 3.1)  # inches; the HTML and the PDF both scale it to the column width
+FONT = "DejaVu Sans"
+
+# One colour per framework, far apart in luminance so they survive greyscale printing;
+# modes of one framework are told apart by hatching.
+FRAMEWORK_COLOURS = {
+    "pytorch": "#c2410c",      # dark orange
+    "tensorflow": "#fdba74",   # light orange
+    "keras": "#1d4ed8",        # dark blue
+    "onnxruntime": "#93c5fd",  # light blue
+    "litert": "#4b5563",       # grey
+}
+HATCHES = ["", "//", "..", "xx", "\\\\", "oo", "--", "++"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+
+@dataclass
+class ChartSpec:
+    """What to plot: cases of one metric, x positions by one field, one series per key."""
+
+    kind: str
+    cases: list[Case]
+    x: str
+    series: Sequence[str]
+    ylabel: str
+    log: bool = False
+    xlabel: str | None = None
+    x_order: Sequence[Any] | None = None
+    series_labels: dict[str, str] = field(default_factory=dict)
+
+
+def field_value(case: Case, name: str) -> Any:
+    if name in case.data:
+        return case.data[name]
+    return case.data["params"].get(name)
+
+
+def series_key(case: Case, fields: Sequence[str]) -> str:
+    return " ".join(str(field_value(case, f)) for f in fields)
+
+
+def _series_label(spec: ChartSpec, key: str, by_series: dict[str, list[Case]]) -> str:
+    """The legend text: an explicit label, else "PyTorch eager"-style names for framework+mode."""
+    if key in spec.series_labels:
+        return spec.series_labels[key]
+    if tuple(spec.series) == ("framework", "mode"):
+        from report.formatting import case_label
+
+        return case_label(by_series[key][0])
+    return key
+
+
+def _style(series: list[str], cases_by_series: dict[str, list[Case]]) -> dict[str, dict[str, Any]]:
+    styles, per_framework = {}, {}
+    for key in series:
+        fw = cases_by_series[key][0].data["framework"]
+        n = per_framework.get(fw, 0)
+        per_framework[fw] = n + 1
+        styles[key] = {"color": FRAMEWORK_COLOURS.get(fw, "#6b7280"), "hatch": HATCHES[n % len(HATCHES)],
+                       "marker": MARKERS[len(styles) % len(MARKERS)]}
+    return styles
+
+
+def render_svg(spec: ChartSpec) -> str:
+    """Draw ``spec`` and return the SVG text (no XML prolog, ready to inline)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rc = {"svg.fonttype": "none", "svg.hashsalt": "pt-vs-tf-survey", "font.family": FONT,
+          "font.size": 8.5, "axes.spines.top": False, "axes.spines.right": False,
+          "hatch.linewidth": 0.6, "path.simplify": False}
+    with matplotlib.rc_context(rc):
+        fig, ax = plt.subplots(figsize=FIGSIZE)
+        try:
+            (_draw_bars if spec.kind == "bar" else _draw_lines)(ax, spec)
+            ax.set_ylabel(spec.ylabel)
+            if spec.xlabel:
+                ax.set_xlabel(spec.xlabel)
+            if spec.log:
+                ax.set_yscale("log")
+            ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+            ax.set_axisbelow(True)
+            handles, labels = ax.get_legend_handles_labels()
+            if handles:
+                ax.legend(handles, labels, fontsize=7.5, frameon=False, ncol=min(3, len(labels)),
+                          loc="upper left", bbox_to_anchor=(1.0, 1.0) if len(labels) > 6 else None)
+            fig.tight_layout()
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        finally:
+            plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def _x_values(spec: ChartSpec) -> list[Any]:
+    seen = []
+    for case in spec.cases:
+        v = field_value(case, spec.x)
+        if v not in seen:
+            seen.append(v)
+    if spec.x_order:
+        return [v for v in spec.x_order if v in seen] + [v for v in seen if v not in spec.x_order]
+    return seen
+
+
+def _group(spec: ChartSpec) -> tuple[list[str], dict[str, list[Case]]]:
+    by_series: dict[str, list[Case]] = {}
+    for case in spec.cases:
+        by_series.setdefault(series_key(case, spec.series), []).append(case)
+    return list(by_series), by_series
+
+
+def _err(case: Case) -> tuple[float, float]:
+    lo, hi = case.data["ci95"] or (case.data["median"], case.data["median"])
+    return max(0.0, case.data["median"] - lo), max(0.0, hi - case.data["median"])
+
+
+def _draw_bars(ax, spec: ChartSpec) -> None:
+    xs = _x_values(spec)
+    series, by_series = _group(spec)
+    styles = _style(series, by_series)
+    width = 0.8 / max(1, len(series))
+    ok_values = [c.data["median"] for c in spec.cases if c.ok and c.data["median"]]
+    floor = min(ok_values) if ok_values else 1.0
+    for i, key in enumerate(series):
+        index = {field_value(c, spec.x): c for c in by_series[key]}
+        pos, heights, errs, failed = [], [], ([], []), []
+        for j, xv in enumerate(xs):
+            case = index.get(xv)
+            p = j - 0.4 + width * (i + 0.5)
+            if case is None:
+                continue
+            if not case.ok:
+                failed.append(p)
+                continue
+            pos.append(p)
+            heights.append(case.data["median"])
+            lo, hi = _err(case)
+            errs[0].append(lo)
+            errs[1].append(hi)
+        st = styles[key]
+        ax.bar(pos, heights, width * 0.92, yerr=errs if pos else None, capsize=1.5,
+               color=st["color"], hatch=st["hatch"], edgecolor="#1f2937", linewidth=0.5,
+               error_kw={"elinewidth": 0.7, "ecolor": "#111827"}, label=_series_label(spec, key, by_series))
+        for p in failed:
+            ax.text(p, floor if spec.log else 0, "n/a", rotation=90, ha="center", va="bottom",
+                    fontsize=6.5, color="#991b1b")
+    ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+
+
+def _draw_lines(ax, spec: ChartSpec) -> None:
+    series, by_series = _group(spec)
+    styles = _style(series, by_series)
+    for key in series:
+        cases = sorted((c for c in by_series[key] if c.ok), key=lambda c: field_value(c, spec.x))
+        if not cases:
+            continue
+        xs = [field_value(c, spec.x) for c in cases]
+        ys = [c.data["median"] for c in cases]
+        errs = list(zip(*(_err(c) for c in cases)))
+        st = styles[key]
+        ax.errorbar(xs, ys, yerr=errs, color=st["color"], marker=st["marker"], markersize=4,
+                    markeredgecolor="#1f2937", markeredgewidth=0.5, linewidth=1.2, capsize=2,
+                    linestyle="-" if st["hatch"] == "" else "--", label=_series_label(spec, key, by_series))
+    numeric = [field_value(c, spec.x) for c in spec.cases if isinstance(field_value(c, spec.x), (int, float))]
+    if numeric and max(numeric) / max(min(numeric), 1e-12) >= 16:
+        ax.set_xscale("log", base=2)
+        ticks = sorted(set(numeric))
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+    elif numeric:
+        ax.set_xticks(sorted(set(numeric)))
+    if spec.log and not math.isfinite(ax.get_ylim()[0]):
+        ax.set_ylim(bottom=None)

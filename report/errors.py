@@ -1,0 +1,37 @@
+"""Two kinds of failure: a user error prints one line and exits 1; anything else is a bug.
+
+``Problems`` collects every user error and warning of a build so an author sees them all at once
+instead of fixing one per run (mkdocs' habit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class UserError(Exception):
+    """A problem in the author's inputs: one line naming the file, where, and what to do."""
+
+
+@dataclass
+class Problems:
+    """Errors and warnings gathered while loading and rendering."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def error(self, message: str) -> None:
+        if message not in self.errors:
+            self.errors.append(message)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def raise_if_errors(self, strict: bool = False) -> None:
+        """Raise one UserError carrying every error (and every warning when strict)."""
+        lines = list(self.errors)
+        if strict:
+            lines += [f"{w} (warning, fatal with --strict)" for w in self.warnings]
+        if lines:
+            raise UserError("\n".join(lines))

@@ -1,0 +1,51 @@
+"""HTML -> PDF with WeasyPrint, from the very HTML the browser gets, with the print stylesheet.
+
+Metadata (title, authors, subject, keywords) comes from the page's <title> and <meta> tags;
+``SOURCE_DATE_EPOCH`` fixes the creation date, so one commit always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+
+@dataclass(frozen=True)
+class PdfAttachment:
+    name: str
+    data: bytes
+    description: str
+
+
+@contextmanager
+def _source_date_epoch(epoch: int) -> Iterator[None]:
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+
+
+def render_pdf(page_html: str, base_url: Path, epoch: int, attachments: list[PdfAttachment] = (),
+               pdf_variant: str | None = None) -> bytes:
+    """Render the PDF bytes; nothing is written here."""
+    import weasyprint
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    files = [weasyprint.Attachment(string=a.data, name=a.name, description=a.description,
+                                   base_url=str(base_url)) for a in attachments]
+    with _source_date_epoch(epoch):
+        document = weasyprint.HTML(string=page_html, base_url=str(base_url))
+        options = {"attachments": files or None, "custom_metadata": True}
+        if pdf_variant:
+            options["pdf_variant"] = pdf_variant
+        return document.write_pdf(**options)

@@ -1,0 +1,96 @@
+"""The build, in one direction: load and validate, build the context, render, then write.
+
+Nothing is written until every input has validated and the HTML and PDF both exist in memory,
+so a failed or interrupted build leaves the previous ``dist/`` files exactly as they were.
+A content hash of every input lets an unchanged rebuild skip all rendering work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from report.config import PaperConfig, load_config
+from report.provenance import Provenance, read_provenance
+from report.writer import atomic_write
+
+STAMP_NAME = ".build-stamp.json"
+# Inputs whose change must rebuild the paper, relative to the project root.
+INPUT_GLOBS = ("templates/**/*", "results/**/*.json", "report/**/*.py", "experiments/**/*.py", "pyproject.toml")
+
+
+@dataclass
+class BuildOutcome:
+    html_path: Path | None = None
+    pdf_path: Path | None = None
+    skipped: bool = False
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    pages: int | None = None
+
+
+def input_hash(config: PaperConfig, prov: Provenance, options: str) -> str:
+    """sha256 over every input file's path and bytes, the provenance and the build options."""
+    h = hashlib.sha256()
+    paths = {config.bibliography, config.root / "pyproject.toml"}
+    for pattern in INPUT_GLOBS:
+        paths.update(p for p in config.root.glob(pattern) if p.is_file())
+    paths.update(p for p in config.templates_dir.rglob("*") if p.is_file())
+    paths.update(p for p in config.results_dir.rglob("*.json") if p.is_file())
+    for path in sorted(paths):
+        if "__pycache__" in path.parts or not path.exists():
+            continue
+        h.update(str(path.relative_to(config.root) if path.is_relative_to(config.root) else path).encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    h.update(f"{prov.commit}|{prov.dirty}|{prov.epoch}|{options}".encode())
+    return h.hexdigest()
+
+
+def _up_to_date(out_dir: Path, digest: str, outputs: list[Path]) -> bool:
+    try:
+        stamp = json.loads((out_dir / STAMP_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    return stamp.get("inputs") == digest and all(p.is_file() for p in outputs)
+
+
+def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, force: bool = False,
+          check_only: bool = False, log: Callable[[str], None] = print) -> BuildOutcome:
+    """Build ``dist/<slug>-v<version>.{html,pdf}``; raise UserError listing every problem."""
+    started = time.perf_counter()
+    root = root.resolve()
+    config = load_config(root)
+    out_dir = (out_dir or root / "dist").resolve()
+    html_path = out_dir / f"{config.artifact_stem}.html"
+    pdf_path = out_dir / f"{config.artifact_stem}.pdf"
+    prov = read_provenance(root)
+    digest = input_hash(config, prov, f"strict={strict}")
+    if not check_only and not force and _up_to_date(out_dir, digest, [html_path, pdf_path]):
+        return BuildOutcome(html_path, pdf_path, skipped=True, seconds=time.perf_counter() - started)
+
+    from report.assemble import assemble_page  # heavy imports only when there is work to do
+
+    page = assemble_page(config, prov, strict=strict, draw=not check_only, log=log)
+    outcome = BuildOutcome(warnings=page.warnings)
+    if check_only:
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    from report.pdf import render_pdf
+
+    html_bytes = page.html.encode("utf-8")
+    pdf_bytes = render_pdf(page.html, root, prov.epoch, page.attachments, pdf_variant=page.pdf_variant)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(html_path, html_bytes)
+    atomic_write(pdf_path, pdf_bytes)
+    atomic_write(out_dir / STAMP_NAME, json.dumps(
+        {"inputs": digest, "html": html_path.name, "pdf": pdf_path.name}, sort_keys=True).encode())
+    outcome.html_path, outcome.pdf_path = html_path, pdf_path
+    outcome.seconds = time.perf_counter() - started
+    return outcome

@@ -1,0 +1,277 @@
+"""Render the Jinja templates with the paper's helpers: cite, ref, value, compare, figure,
+table and listing.
+
+Helpers never raise on an author's mistake: they record one line naming the template file and
+line (found from the Jinja frame that called them) and leave a visible ``[??]`` marker, so one
+build reports every problem at once. Figures, tables and listings are numbered in the order
+they appear; ``ref`` leaves a placeholder that ``report.document`` resolves once every label
+is known.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import jinja2
+from markupsafe import Markup
+
+from report import formatting, listings
+from report.bibliography import Entry
+from report.charts import ChartSpec
+from report.errors import Problems, UserError
+from report.results import Case, ResultsSet
+
+REF_MARK = "\x00ref:{}\x00"
+KINDS = {"fig": "Figure", "tab": "Table", "lst": "Listing"}
+UNRESOLVED = Markup('<span class="unresolved">[??]</span>')
+
+
+@dataclass
+class Figure:
+    label: str
+    number: int
+    caption: str
+    spec: ChartSpec
+    experiment: str
+    source: Path
+    module: str
+    svg: str = ""
+
+
+@dataclass
+class DocumentState:
+    """Everything the helpers learn while the templates render."""
+
+    citations: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # label -> "Figure 3"
+    counters: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
+    figures: list[Figure] = field(default_factory=list)
+    refs: list[tuple[str, str]] = field(default_factory=list)  # (label, where)
+    used_experiments: set[str] = field(default_factory=set)
+
+
+def template_location() -> str:
+    """``templates/x.html.j2:12`` of the innermost template frame calling a helper."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        template = frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            name = template.filename or template.name or "<template>"
+            try:
+                line = template.get_corresponding_lineno(frame.f_lineno)
+            except Exception:  # pragma: no cover - jinja internals
+                line = "?"
+            return f"{_short(name)}:{line}"
+        frame = frame.f_back
+    return "<template>"
+
+
+def _short(path: str) -> str:
+    p = Path(path)
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+class Helpers:
+    """The functions templates call. Each returns Markup, or records a problem."""
+
+    def __init__(self, root: Path, results: ResultsSet, bib: dict[str, Entry], problems: Problems,
+                 state: DocumentState):
+        self.root, self.results, self.bib, self.problems, self.state = root, results, bib, problems, state
+
+    # --- citations and cross-references -------------------------------------------------
+    def cite(self, *keys: str) -> Markup:
+        where = template_location()
+        links = []
+        for key in keys:
+            if key not in self.bib:
+                self.problems.error(f"{where}: unknown citation key '{key}'; add it to references.bib or fix the key")
+                links.append(UNRESOLVED)
+                continue
+            if key not in self.state.citations:
+                self.state.citations.append(key)
+            n = self.state.citations.index(key) + 1
+            links.append(Markup('<a class="cite" href="#ref-{}">{}</a>').format(key, n))
+        return Markup("[") + Markup(", ").join(links) + Markup("]")
+
+    def ref(self, label: str) -> Markup:
+        self.state.refs.append((label, template_location()))
+        return Markup(REF_MARK.format(html.escape(label)))
+
+    def _new_label(self, kind: str, label: str | None, where: str) -> tuple[int, str]:
+        self.state.counters[kind] += 1
+        number = self.state.counters[kind]
+        if label:
+            if not label.startswith(f"{kind}:"):
+                self.problems.error(f"{where}: label '{label}' must start with '{kind}:'")
+            elif label in self.state.labels:
+                self.problems.error(f"{where}: label '{label}' is defined twice; labels must be unique")
+            self.state.labels[label] = f"{KINDS[kind]} {number}"
+        return number, label or f"{kind}:{number}"
+
+    # --- results -----------------------------------------------------------------------
+    def cases(self, experiment: str, **filters: Any) -> list[Case]:
+        where = template_location()
+        return self._cases(experiment, filters, where)
+
+    def _cases(self, experiment: str, filters: dict[str, Any], where: str) -> list[Case]:
+        if self.results.experiment(experiment) is None:
+            self.problems.error(f"{where}: no results for experiment '{experiment}'; "
+                                f"run `python build.py experiments {experiment}` or fix the name")
+            return []
+        self.state.used_experiments.add(experiment)
+        return self.results.find(experiment, **filters)
+
+    def _one(self, experiment: str, filters: dict[str, Any], where: str) -> Case | None:
+        found = self._cases(experiment, filters, where)
+        if len(found) == 1:
+            return found[0]
+        if self.results.experiment(experiment) is not None:
+            what = formatting.describe_params(filters)
+            if not found:
+                self.problems.error(f"{where}: no case in '{experiment}' matches {what}; check the filters")
+            else:
+                ids = ", ".join(c.data["id"] for c in found[:4])
+                self.problems.error(f"{where}: {len(found)} cases in '{experiment}' match {what} ({ids}, ...); "
+                                    "add a filter so exactly one matches")
+        return None
+
+    def case(self, experiment: str, **filters: Any) -> Case | None:
+        return self._one(experiment, filters, template_location())
+
+    def value(self, experiment: str, stat: str = "median", ci: bool = True, **filters: Any) -> Markup:
+        found = self._one(experiment, filters, template_location())
+        if found is None:
+            return UNRESOLVED
+        return Markup('<span class="measured" title="{}">{}</span>').format(
+            found.describe(), formatting.fmt_case(found, stat=stat, ci=ci))
+
+    def compare(self, experiment: str, a: dict[str, Any], b: dict[str, Any], a_name: str | None = None,
+                b_name: str | None = None, **common: Any) -> Markup:
+        where = template_location()
+        ca = self._one(experiment, {**common, **a}, where)
+        cb = self._one(experiment, {**common, **b}, where)
+        if ca is None or cb is None:
+            return UNRESOLVED
+        return Markup(html.escape(formatting.compare_sentence(ca, cb, a_name, b_name)))
+
+    # --- figures, tables, listings -----------------------------------------------------
+    def figure(self, label: str, caption: str, experiment: str, metric: str, x: str = "model",
+               series: Iterable[str] = ("framework", "mode"), kind: str = "bar", log: bool = False,
+               ylabel: str | None = None, xlabel: str | None = None, x_order: list | None = None,
+               series_labels: dict[str, str] | None = None, **where_filters: Any) -> Markup:
+        where = template_location()
+        number, label = self._new_label("fig", label, where)
+        found = self._cases(experiment, {"metric": metric, **where_filters}, where)
+        if self.results.experiment(experiment) is not None and not found:
+            self.problems.error(f"{where}: figure '{label}': no '{metric}' cases in '{experiment}' match "
+                                f"{formatting.describe_params(where_filters)}")
+        if kind not in ("bar", "line"):
+            self.problems.error(f"{where}: figure '{label}': kind must be 'bar' or 'line', not '{kind}'")
+        if not found or kind not in ("bar", "line"):
+            return UNRESOLVED
+        unit = found[0].data["unit"]
+        spec = ChartSpec(kind=kind, cases=found, x=x, series=tuple(series), log=log,
+                         ylabel=ylabel or f"{metric.replace('_', ' ')} ({unit})", xlabel=xlabel,
+                         x_order=x_order, series_labels=series_labels or {})
+        rf = self.results.experiment(experiment)
+        fig = Figure(label, number, caption, spec, experiment, rf.path, rf.data["module"])
+        self.state.figures.append(fig)
+        return Markup("\x00figure:{}\x00").format(len(self.state.figures) - 1)
+
+    def table(self, label: str, caption: str, columns: list[str], rows: list[list[Any]],
+              numeric: Iterable[int] = ()) -> Markup:
+        where = template_location()
+        number, label = self._new_label("tab", label, where)
+        numeric = set(numeric)
+        head = Markup("").join(Markup("<th>{}</th>").format(c) for c in columns)
+        body = Markup("")
+        for row in rows:
+            if len(row) != len(columns):
+                self.problems.error(f"{where}: table '{label}': a row has {len(row)} cells, expected {len(columns)}")
+                continue
+            cells = Markup("").join(
+                Markup('<td class="num">{}</td>' if i in numeric else "<td>{}</td>").format(v)
+                for i, v in enumerate(row))
+            body += Markup("<tr>{}</tr>\n").format(cells)
+        return Markup('<div class="table-wrap"><table id="{}"><caption><span class="label">Table {}.</span> {}'
+                      '</caption>\n<thead><tr>{}</tr></thead>\n<tbody>{}</tbody></table></div>').format(
+            label, number, caption, head, body)
+
+    def listing(self, module: str, name: str, label: str | None = None, caption: str | None = None) -> Markup:
+        where = template_location()
+        number, label = self._new_label("lst", label, where)
+        try:
+            lst = listings.extract(self.root, module, name)
+        except UserError as exc:
+            self.problems.error(f"{where}: listing: {exc}")
+            return UNRESOLVED
+        rel = lst.path.relative_to(self.root)
+        cap = caption or Markup("<code>{}</code>").format(name)
+        return Markup('<figure class="listing" id="{}"><figcaption><span class="label">Listing {}.</span> {} '
+                      '<span class="provenance">from {}, lines {}–{}</span></figcaption>{}</figure>').format(
+            label, number, cap, rel, lst.first_line, lst.last_line,
+            Markup(listings.highlight_html(lst.source, lst.first_line)))
+
+    def fmt(self, value: float, unit: str = "") -> str:
+        return formatting.fmt_quantity(value, unit)
+
+    def globals(self) -> dict[str, Any]:
+        return {
+            "cite": self.cite, "ref": self.ref, "value": self.value, "compare": self.compare,
+            "case": self.case, "cases": self.cases, "figure": self.figure, "table": self.table,
+            "listing": self.listing, "fmt": self.fmt, "fmt_case": formatting.fmt_case,
+            "case_label": formatting.case_label, "ratio": formatting.ratio,
+            "compare_cases": formatting.compare_sentence,
+        }
+
+
+def make_environment(templates_dir: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_template(env: jinja2.Environment, name: str, context: dict[str, Any], problems: Problems,
+                    templates_dir: Path) -> str | None:
+    """Render ``name``; a Jinja error becomes one line with the template file and line."""
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = _short(exc.filename) if exc.filename else str(templates_dir / (exc.name or name))
+        problems.error(f"{where}:{exc.lineno}: template syntax error: {exc.message}")
+    except jinja2.TemplateNotFound as exc:
+        problems.error(f"{templates_dir}: template '{exc.name}' not found; check the name in "
+                       f"[tool.paper] main_template or the include")
+    except jinja2.UndefinedError as exc:
+        problems.error(f"{_traceback_location(exc)}: {exc.message}; define it or fix the name")
+    except UserError:
+        raise
+    except Exception as exc:
+        location = _traceback_location(exc)
+        if location == "<template>":
+            raise
+        problems.error(f"{location}: {type(exc).__name__}: {exc}")
+    return None
+
+
+def _traceback_location(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    found = "<template>"
+    while tb is not None:
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            found = f"{_short(template.filename or template.name)}:{template.get_corresponding_lineno(tb.tb_lineno)}"
+        tb = tb.tb_next
+    return found

@@ -1,0 +1,224 @@
+"""Load and validate every results file, then answer queries for cases.
+
+A results file is refused, with its path and the JSON path of the bad field, when it is not
+JSON, holds NaN or Infinity, was written by a newer schema than this code knows, or breaks
+``report.schema.RESULTS_SCHEMA``. Nothing is rendered from a results set that did not validate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from jsonschema import Draft202012Validator
+
+from report.errors import Problems
+from report.schema import RESULTS_SCHEMA, SCHEMA_VERSION
+
+_VALIDATOR = Draft202012Validator(RESULTS_SCHEMA)
+_MAX_ERRORS_PER_FILE = 5
+# Environment fields that must agree for two cases to be compared fairly.
+COMPARABLE_ENV_FIELDS = ("cpu_model", "cpu_cores_logical", "os", "python", "device")
+
+# schema_version -> function upgrading a file of that version to version + 1 (asv's habit).
+UPGRADES: dict[int, Callable[[dict], dict]] = {}
+OLDEST_UPGRADABLE = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measured case of one experiment, as recorded in its results file."""
+
+    experiment: str
+    source: Path
+    data: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def matches(self, filters: dict[str, Any]) -> bool:
+        for key, wanted in filters.items():
+            have = self.data[key] if key in _CASE_KEYS else self.data["params"].get(key, _MISSING)
+            if have is _MISSING or have != wanted:
+                return False
+        return True
+
+    @property
+    def ok(self) -> bool:
+        return self.data["status"] == "ok"
+
+    def describe(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in sorted(self.data["params"].items()))
+        return f"{self.experiment}:{self.data['id']}" + (f" ({params})" if params and params not in self.data["id"] else "")
+
+
+_MISSING = object()
+_CASE_KEYS = {"id", "framework", "mode", "model", "metric", "unit", "status", "better"}
+
+
+@dataclass
+class ResultsFile:
+    path: Path
+    data: dict[str, Any]
+    cases: list[Case]
+
+    @property
+    def experiment(self) -> str:
+        return self.data["experiment"]
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        return self.data["environment"]
+
+
+@dataclass
+class ResultsSet:
+    """Every validated results file, keyed by experiment name."""
+
+    files: dict[str, ResultsFile] = field(default_factory=dict)
+
+    def experiment(self, name: str) -> ResultsFile | None:
+        return self.files.get(name)
+
+    def find(self, experiment: str, **filters: Any) -> list[Case]:
+        rf = self.files.get(experiment)
+        if rf is None:
+            return []
+        return [c for c in rf.cases if c.matches(filters)]
+
+    def all_cases(self) -> Iterable[Case]:
+        for rf in self.files.values():
+            yield from rf.cases
+
+    def environment_differences(self, experiments: Iterable[str]) -> list[str]:
+        """Fields of COMPARABLE_ENV_FIELDS whose values differ across these experiments."""
+        envs = {name: self.files[name].environment for name in set(experiments) if name in self.files}
+        diffs = []
+        for key in COMPARABLE_ENV_FIELDS:
+            values = {name: env.get(key) for name, env in envs.items()}
+            if len(set(map(str, values.values()))) > 1:
+                diffs.append(f"{key} ({', '.join(f'{n}: {v}' for n, v in sorted(values.items()))})")
+        return diffs
+
+
+def _reject_constant(token: str) -> float:
+    raise ValueError(f"{token} is not allowed; record a failed case with its reason instead")
+
+
+def _json_path(parts: Iterable[Any]) -> str:
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _check_numbers(obj: Any, path: list[Any], problems: Problems, where: str) -> None:
+    """Catch NaN/Inf that arrived as numbers (for example from a non-standard writer)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        problems.error(f"{where}: {_json_path(path)}: {obj} is not a finite number; re-run the experiment")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _check_numbers(v, path + [k], problems, where)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _check_numbers(v, path + [i], problems, where)
+
+
+def parse_results_text(text: str, where: str, problems: Problems) -> dict[str, Any] | None:
+    """Parse, upgrade and validate one results document; record problems, return it or None."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        problems.error(
+            f"{where}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); "
+            "re-run the experiment or restore the file with git"
+        )
+        return None
+    except ValueError as exc:  # NaN / Infinity
+        problems.error(f"{where}: {exc}")
+        return None
+    if not isinstance(data, dict):
+        problems.error(f"{where}: $: expected a JSON object, got {type(data).__name__}")
+        return None
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        problems.error(f"{where}: $.schema_version: missing or not an integer; this is not a results file")
+        return None
+    if version > SCHEMA_VERSION:
+        problems.error(
+            f"{where}: $.schema_version: {version} is newer than this code understands "
+            f"({SCHEMA_VERSION}); upgrade the project (git pull) before building"
+        )
+        return None
+    if version < OLDEST_UPGRADABLE:
+        problems.error(
+            f"{where}: $.schema_version: {version} is too old to upgrade (oldest {OLDEST_UPGRADABLE}); "
+            "re-run the experiment to regenerate it"
+        )
+        return None
+    while data["schema_version"] < SCHEMA_VERSION:
+        data = UPGRADES[data["schema_version"]](data)
+    before = len(problems.errors)
+    _check_numbers(data, [], problems, where)
+    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    for err in errors[:_MAX_ERRORS_PER_FILE]:
+        problems.error(f"{where}: {_json_path(err.absolute_path)}: {err.message}")
+    if len(errors) > _MAX_ERRORS_PER_FILE:
+        problems.error(f"{where}: ... and {len(errors) - _MAX_ERRORS_PER_FILE} more schema errors")
+    if len(problems.errors) > before:
+        return None
+    _check_cases(data, where, problems)
+    return data if len(problems.errors) == before else None
+
+
+def _check_cases(data: dict[str, Any], where: str, problems: Problems) -> None:
+    """Rules JSON Schema cannot state: unique cases, an ordered CI."""
+    seen_ids: dict[str, int] = {}
+    seen_keys: dict[str, int] = {}
+    for i, case in enumerate(data["cases"]):
+        key = json.dumps([case["framework"], case["mode"], case["model"], case["metric"], case["params"]],
+                         sort_keys=True)
+        for table, value, label in ((seen_ids, case["id"], "id"), (seen_keys, key, "framework/mode/model/metric/params")):
+            if value in table:
+                problems.error(
+                    f"{where}: $.cases[{i}]: duplicate case (same {label} as $.cases[{table[value]}]); "
+                    "remove one of them"
+                )
+            table.setdefault(value, i)
+        ci = case.get("ci95")
+        if ci and ci[0] > ci[1]:
+            problems.error(f"{where}: $.cases[{i}].ci95: low {ci[0]} is above high {ci[1]}")
+
+
+def load_results(results_dir: Path, problems: Problems, root: Path | None = None) -> ResultsSet:
+    """Load every ``*.json`` under ``results_dir``; problems are recorded, never raised."""
+    results = ResultsSet()
+    if not results_dir.is_dir():
+        problems.warn(f"{results_dir}: no results directory; the paper will have no measurements")
+        return results
+    for path in sorted(results_dir.rglob("*.json")):
+        where = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.error(f"{where}: cannot read ({exc}); restore the file with git")
+            continue
+        data = parse_results_text(text, where, problems)
+        if data is None:
+            continue
+        name = data["experiment"]
+        if name in results.files:
+            problems.error(
+                f"{where}: $.experiment: '{name}' is also in {results.files[name].path}; "
+                "keep one results file per experiment"
+            )
+            continue
+        cases = [Case(name, path, c) for c in data["cases"]]
+        results.files[name] = ResultsFile(path, data, cases)
+    return results
