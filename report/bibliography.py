@@ -59,13 +59,12 @@ class Entry:
 
 def latex_to_text(value: str) -> str:
     """Convert LaTeX accents, escapes and protective braces to plain Unicode text."""
-    if "\\" not in value and "{" not in value and "$" not in value and "~" not in value:
-        return " ".join(value.split())
-    try:
-        text = _LATEX.latex_to_text(value)
-    except Exception:  # pylatexenc is lenient, but never let a bad field stop the build
-        text = value.replace("{", "").replace("}", "")
-    return " ".join(text.split())
+    if "\\" in value or "{" in value or "$" in value or "~" in value:
+        try:
+            value = _LATEX.latex_to_text(value)
+        except Exception:  # pylatexenc is lenient, but never let a bad field stop the build
+            value = value.replace("{", "").replace("}", "")
+    return " ".join(value.replace("---", "—").replace("--", "–").split())
 
 
 def split_top_level(value: str, separator: str) -> list[str]:
@@ -229,6 +228,8 @@ def to_csl(entry: Entry) -> dict[str, Any]:
             item[dst] = esc(f[src].replace("--", "–")) if dst == "page" else esc(f[src])
     if f.get("url") and not (eprint and not venue):  # an arXiv venue already links the preprint
         item["URL"] = f["url"]
+    elif eprint and venue and not f.get("doi"):
+        item["URL"] = f"https://arxiv.org/abs/{eprint}"
     if item["type"] == "article" and f.get("url") and not venue:
         item["type"] = "webpage"
     year = f.get("year", "")

@@ -86,7 +86,7 @@ def figure_html(fig: Figure, provenance: str) -> str:
 
 def bibliography_html(formatted: dict[str, str], order: list[str]) -> str:
     items = "".join(
-        f'<li id="ref-{html.escape(key)}"><span class="refnum">[{i}]</span> {formatted[key]}</li>'
+        f'<li id="ref-{html.escape(key)}"><span class="refnum">[{i}]</span> {formatted.get(key, "")}</li>'
         for i, key in enumerate(order, 1))
     return f'<ol class="references">{items}</ol>'
 

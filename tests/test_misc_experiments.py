@@ -119,3 +119,125 @@ def test_gemm_run_quick():
     res = check(peak, gemm.run(peak, ctx))
     assert res["theoretical_peak"].samples[0] > 1
     assert res["theoretical_peak"].extra["numpy_gflops_median"] > 0
+
+
+# --- usability -----------------------------------------------------------------------------
+
+SNIPPET = '''
+import torch
+
+
+@torch.no_grad()
+def train(model, x):
+    """Docstring,
+    two lines."""
+    # a comment line
+    y = model(x)   # trailing comment: still code
+
+    s = """a string
+    that is code"""
+    return y
+
+
+class Net:
+    """Doc."""
+
+    def forward(self, x):
+        """Nested doc."""
+        return x
+'''
+
+
+def test_count_loc_rule():
+    got = usability.count_loc(SNIPPET, ("train", "Net"))
+    # train: decorator, def, y =, s = (2 lines), return -> 6; Net: class, def, return -> 3
+    assert got == {"train": 6, "Net": 3}
+    with pytest.raises(LookupError):
+        usability.count_loc(SNIPPET, ("missing",))
+
+
+def test_usability_run_all_tasks():
+    for task in usability.tasks(True):
+        res = check(task, usability.run(task, make_ctx()))
+        assert all(m.status == "ok" for m in res.values()), res
+        if task.mode == "loc":
+            assert 5 < res["loc"].samples[0] < 200
+        else:
+            assert res["install_size"].samples[0] > 10
+            assert res["install_size_with_deps"].samples[0] >= res["install_size"].samples[0]
+            assert res["dependencies"].samples[0] >= 1
+
+
+def test_dependency_closure_excludes_extras():
+    deps, _ = usability.dependency_closure("torch")
+    assert "sympy" in deps and "torch" not in deps
+    assert "optree" not in deps and "pyyaml" not in deps  # only behind torch's extras
+
+
+# --- deployment ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["torch_export", "onnx", "litert"])
+def test_deployment_paths_mlp(mode):
+    task = pick(deployment, mode=mode, model="mlp")
+    res = check(task, deployment.run(task, make_ctx()))
+    assert all(m.status == "ok" for m in res.values()), res
+    assert res["artifact_size"].samples[0] > 100_000  # the mlp has ~235k float32 weights
+    assert res["max_abs_diff"].samples[0] < 1e-4
+    assert res["latency"].samples and res["load_time"].samples[0] < 60
+
+
+def test_deployment_failure_is_recorded(monkeypatch):
+    """A path that raises while converting reports every metric as failed, with the reason."""
+    import torch
+
+    def boom(*a, **k):
+        raise RuntimeError("exporter exploded")
+
+    monkeypatch.setattr(torch.export, "export", boom)
+    task = pick(deployment, mode="torch_export", model="mlp")
+    res = check(task, deployment.run(task, make_ctx()))
+    assert all(m.status == "failed" and "exporter exploded" in m.error for m in res.values())
+
+
+# --- cold start, keras backends, time to accuracy ------------------------------------------
+
+def test_cold_start_spawn_once():
+    imp, first = cold_start.spawn_once("pytorch", cold_start._child_env(
+        pick(cold_start, framework="pytorch"), make_ctx()))
+    assert 0 < imp < first < 120
+
+
+def test_keras_backend_task_shape():
+    kinds = {(t.mode, t.env["KERAS_BACKEND"]) for t in keras_backends.tasks(True)}
+    assert ("backend_tensorflow", "tensorflow") in kinds and ("backend_torch", "torch") in kinds
+    assert all("jit_compile" in t.params for t in keras_backends.tasks(False))
+
+
+def test_keras_backend_perf_tensorflow_mlp():
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("keras already imported with another backend")
+    task = pick(keras_backends, mode="backend_tensorflow", model="mlp")
+    res = check(task, keras_backends.run(task, make_ctx()))
+    assert all(m.status == "ok" for m in res.values()), res
+    assert res["predict_throughput"].samples[0] > 10 and res["train_throughput"].samples[0] > 10
+
+
+def test_time_to_accuracy_data_and_init_are_shared():
+    xtr, ytr, xte, yte = time_to_accuracy.load_data()
+    assert xtr.shape[1] == 64 and len(xtr) + len(xte) == 1797
+    assert abs(float(xtr.mean())) < 1e-3
+    a, b = time_to_accuracy.init_weights(3), time_to_accuracy.init_weights(3)
+    assert all((wa == wb).all() for (wa, _), (wb, _) in zip(a, b))
+    assert [w.shape for w, _ in a] == [(128, 64), (64, 128), (10, 64)]
+
+
+def test_time_to_accuracy_pytorch_one_seed(monkeypatch):
+    monkeypatch.setattr(time_to_accuracy, "QUICK_SEEDS", 1)
+    task = pick(time_to_accuracy, framework="pytorch")
+    task = Task(**{**task.__dict__, "params": {**task.params, "seeds": 1}})
+    res = check(task, time_to_accuracy.run(task, make_ctx()))
+    assert 1 <= res["epochs"].samples[0] <= time_to_accuracy.MAX_EPOCHS
+    assert res["final_accuracy"].samples[0] > 0.8

@@ -48,7 +48,11 @@ def discover(package: str = "experiments", search_path: str | Path | None = None
         if info.name in SKIPPED or info.name.startswith("_") or info.ispkg:
             continue
         before = set(sys.modules)
-        module = importlib.import_module(f"{package}.{info.name}")
+        try:
+            module = importlib.import_module(f"{package}.{info.name}")
+        except Exception as exc:  # a broken module is named in one line, not a traceback
+            raise HarnessError(f"cannot import {package}.{info.name}: "
+                               f"{type(exc).__name__}: {exc}") from exc
         if not all(hasattr(module, attr) for attr in REQUIRED):
             continue
         path = Path(module.__file__).resolve()

@@ -16,6 +16,9 @@ from pathlib import Path
 
 PACKAGES = ("torch", "tensorflow", "keras", "onnx", "onnxruntime", "numpy", "ai-edge-litert",
             "scikit-learn", "onnxscript", "tf2onnx")
+# A package may be installed under another distribution name (tensorflow-cpu on CPU machines).
+ALIASES = {"tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tf-nightly"),
+           "onnxruntime": ("onnxruntime", "onnxruntime-gpu")}
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "KERAS_BACKEND")
 
@@ -28,10 +31,13 @@ def now_utc() -> str:
 def package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+        versions[name] = None
+        for dist in ALIASES.get(name, (name,)):
+            try:
+                versions[name] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return versions
 
 

@@ -66,6 +66,18 @@ def _death_reason(returncode: int) -> str:
     return f"worker exited with code {returncode}"
 
 
+def _last_log_line(setup: "WorkerSetup", returncode: int) -> str:
+    """The worker's last stderr line when it exited on its own (signals say enough)."""
+    if returncode <= 0:
+        return ""
+    try:
+        lines = (setup.tmp_dir / "workers.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    return f": {last[:300]}" if last else ""
+
+
 def _kill(proc: subprocess.Popen) -> None:
     """Kill the worker and anything it started (it leads its own process group)."""
     if proc.poll() is None:
@@ -157,7 +169,7 @@ def run_group(setup: WorkerSetup, group: Group,
                 events = launch.read_events(deadline - now)
                 if events is None:  # the worker exited or died
                     code = launch.proc.wait()
-                    reason = _death_reason(code)
+                    reason = _death_reason(code) + _last_log_line(setup, code)
                     if current is not None:
                         finish(Outcome(current, error=reason, seconds=time.monotonic() - started))
                     elif remaining and not progressed:  # died before any task: do not loop

@@ -1,0 +1,159 @@
+"""Keras 3 across backends: the same model code on TensorFlow and on PyTorch.
+
+Keras 3 is a multi-backend front end, so "Keras vs PyTorch" is no longer "TensorFlow vs
+PyTorch": the same ``keras.Model`` can run on either. This runs the benchmark models, built
+once with the shared weights, under ``KERAS_BACKEND=tensorflow`` and ``KERAS_BACKEND=torch``
+in separate workers, and measures what a Keras user sees: batch-1 latency through
+``predict_on_batch``, ``predict`` throughput at batch 256 and ``fit`` throughput. A separate
+task checks that both backends compute the same logits. ``jit_compile`` is set explicitly
+(False): on CPU Keras's ``"auto"`` already turns XLA off for TensorFlow, and on the torch
+backend True would mean ``torch.compile``, which needs a C compiler at run time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from experiments.harness.api import Measurement, Metric, Task
+
+NAME = "keras_backends"
+TITLE = "Keras 3 on the TensorFlow and PyTorch backends"
+
+REPO = Path(__file__).resolve().parent.parent
+MODELS = ("mlp", "cnn")
+BACKENDS = ("tensorflow", "torch")
+JIT_COMPILE = False
+PREDICT_BATCH = 256
+TRAIN_BATCH = 64
+AGREEMENT_BATCH = 16
+
+PERF = (
+    Metric("latency", "ms", "lower"),
+    Metric("predict_throughput", "samples/s", "higher"),
+    Metric("train_throughput", "samples/s", "higher"),
+)
+AGREEMENT = (Metric("max_abs_diff", "abs", "lower"),)
+
+
+def tasks(quick: bool) -> list[Task]:
+    steps = 4 if quick else 16
+    threads = os.cpu_count() or 1
+    out = []
+    for model in MODELS:
+        for backend in BACKENDS:
+            out.append(Task(
+                framework="keras", mode=f"backend_{backend}", model=model,
+                params={"backend": backend, "jit_compile": JIT_COMPILE,
+                        "latency_batch_size": 1, "latency_api": "predict_on_batch",
+                        "predict_batch_size": PREDICT_BATCH, "train_batch_size": TRAIN_BATCH,
+                        "train_steps": steps, "train_api": "fit(epochs=1, shuffle=False)",
+                        "optimizer": "adam"},
+                threads=threads, env={"KERAS_BACKEND": backend}, metrics=PERF))
+        # Agreement runs in a torch-backend worker and asks a fresh TF-backend child for its
+        # logits: one process cannot hold two Keras backends.
+        out.append(Task(framework="keras", mode="backend_agreement", model=model,
+                        params={"backends": "torch vs tensorflow", "batch_size": AGREEMENT_BATCH,
+                                "jit_compile": JIT_COMPILE},
+                        threads=threads, env={"KERAS_BACKEND": "torch"}, rounds=1,
+                        timeout_s=180, metrics=AGREEMENT))
+    return out
+
+
+def _build(model_name: str, seed: int):
+    from experiments.models import weights
+    from experiments.models.keras_models import build_keras
+
+    return build_keras(model_name, weights.init_weights(model_name, seed))
+
+
+def _inputs(model_name: str, batch: int, seed: int):
+    from experiments.models import weights
+
+    return weights.to_channels_last(model_name, weights.make_inputs(model_name, batch, seed))
+
+
+def _check_backend(expected: str) -> None:
+    import keras
+
+    if keras.backend.backend() != expected:
+        raise RuntimeError(f"Keras runs on {keras.backend.backend()!r}, expected {expected!r} "
+                           "(KERAS_BACKEND must be set before keras is imported)")
+
+
+def _run_perf(task: Task, ctx) -> list[Measurement]:
+    import keras
+
+    from experiments.models import weights
+    from experiments.models.keras_models import ADAM_EPSILON
+
+    _check_backend(task.params["backend"])
+    model = _build(task.model, ctx.seed)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=ADAM_EPSILON),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=JIT_COMPILE)
+
+    x1 = _inputs(task.model, 1, ctx.seed)
+    latency = ctx.timeit(lambda: model.predict_on_batch(x1), per_call=True)
+
+    xb = _inputs(task.model, PREDICT_BATCH, ctx.seed)
+    predict = ctx.timeit(lambda: model.predict(xb, batch_size=PREDICT_BATCH, verbose=0))
+
+    n = TRAIN_BATCH * int(task.params["train_steps"])
+    xt = _inputs(task.model, n, ctx.seed)
+    yt = weights.make_labels(task.model, n, ctx.seed)
+    model.fit(xt[:TRAIN_BATCH], yt[:TRAIN_BATCH], batch_size=TRAIN_BATCH, verbose=0)  # trace
+    train = ctx.timeit(lambda: model.fit(xt, yt, batch_size=TRAIN_BATCH, epochs=1,
+                                         shuffle=False, verbose=0))
+    versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
+    return [
+        Measurement("latency", [s * 1e3 for s in latency], extra=versions,
+                    notes="model.predict_on_batch on one sample, one call per sample"),
+        Measurement("predict_throughput", [PREDICT_BATCH / s for s in predict], extra=versions,
+                    notes=f"model.predict(batch_size={PREDICT_BATCH}) on {PREDICT_BATCH} samples"),
+        Measurement("train_throughput", [n / s for s in train], extra=versions,
+                    notes=f"model.fit(epochs=1) over {n} samples in batches of {TRAIN_BATCH} "
+                          "(Adam, cross-entropy); warm-up fits (tracing) are not timed"),
+    ]
+
+
+_CHILD = """
+import sys
+import numpy as np
+from experiments.keras_backends import _build, _check_backend, _inputs
+_check_backend("tensorflow")
+model = _build(sys.argv[1], int(sys.argv[2]))
+np.save(sys.argv[3], model.predict_on_batch(_inputs(sys.argv[1], int(sys.argv[4]), int(sys.argv[2]))))
+"""
+
+
+def _run_agreement(task: Task, ctx) -> list[Measurement]:
+    import numpy as np
+
+    _check_backend("torch")
+    model = _build(task.model, ctx.seed)
+    ours = np.asarray(model.predict_on_batch(_inputs(task.model, AGREEMENT_BATCH, ctx.seed)))
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory(prefix="keras-agree-") as tmp:
+        out = Path(tmp) / "tf.npy"
+        proc = subprocess.run([sys.executable, "-c", _CHILD, task.model, str(ctx.seed), str(out),
+                               str(AGREEMENT_BATCH)], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=170)
+        if proc.returncode != 0:
+            raise RuntimeError(f"TensorFlow-backend child failed: {proc.stderr.strip()[-1500:]}")
+        theirs = np.load(out)
+    diff = float(np.max(np.abs(ours.astype(np.float64) - theirs)))
+    return [Measurement("max_abs_diff", [diff],
+                        extra={"max_abs_logit": float(np.max(np.abs(theirs)))},
+                        notes=f"max |logits(torch backend) - logits(tensorflow backend)| over "
+                              f"{AGREEMENT_BATCH} inputs, same weights, predict_on_batch")]
+
+
+def run(task: Task, ctx) -> list[Measurement]:
+    if task.mode == "backend_agreement":
+        return _run_agreement(task, ctx)
+    return _run_perf(task, ctx)

@@ -1,0 +1,58 @@
+"""Atomic, validated results writing and the environment record."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from experiments.harness import environment, results
+from experiments.harness.errors import HarnessError
+from report.schema import ENVIRONMENT_SCHEMA
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("broken", ["fsync", "replace"])
+def test_crash_mid_write_keeps_old_file_and_no_temp(tmp_path, monkeypatch, broken):
+    path = tmp_path / "x.json"
+    path.write_text("old\n")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, broken, boom)
+    with pytest.raises(OSError):
+        results.write_atomic(path, "new\n" * 1000)
+    monkeypatch.undo()
+    assert path.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_write_replaces_and_invalid_document_is_refused(tmp_path):
+    path = tmp_path / "x.json"
+    results.write_atomic(path, "new\n")
+    assert path.read_text() == "new\n"
+    with pytest.raises(HarnessError, match="schema_version|required"):
+        results.write_results(path, {"experiment": "x"})
+    assert path.read_text() == "new\n"
+
+
+def test_environment_record_matches_schema():
+    env = environment.collect(started_at=environment.now_utc(), cwd=ROOT)
+    jsonschema.validate(env, ENVIRONMENT_SCHEMA)
+    assert set(environment.PACKAGES) <= set(env["packages"])
+    assert env["started_at"].endswith("Z")
+
+
+def test_parent_side_never_imports_a_framework():
+    code = ("import sys; import experiments.harness.cli, experiments.harness.runner; "
+            "from experiments.harness import environment; "
+            "environment.collect(started_at='t'); environment.fingerprint(); "
+            "bad = [m for m in ('torch', 'tensorflow') if m in sys.modules]; "
+            "sys.exit(f'imported {bad}' if bad else 0)")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
