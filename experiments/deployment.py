@@ -24,7 +24,7 @@ NAME = "deployment"
 TITLE = "Deployment paths: conversion, artifact size, load time, latency and agreement"
 
 MODELS = ("mlp", "cnn", "transformer", "lstm")
-QUICK_MODELS = ("mlp", "cnn")
+QUICK_MODELS = ("mlp",)
 AGREEMENT_INPUTS = 8  # batch-1 inputs compared against the source model
 
 # mode -> (framework, source framework, runtime)

@@ -15,7 +15,8 @@ from dataclasses import asdict
 from statistics import median
 
 from experiments.harness import Measurement, Metric, Task
-from experiments.models.modes import COMPILE_NOTES, COMPILED_MODES, MODE_PARAMS, MODES
+from experiments.models.modes import COMPILE_NOTES, COMPILED_MODES, MODE_PARAMS, MODES, \
+    TASK_ENV
 from experiments.models.weights import MODELS
 
 NAME = "inference"
@@ -28,28 +29,27 @@ MAIN_MODES = (("pytorch", "eager"), ("tensorflow", "graph"))
 THREADS = 2
 
 
-def _batch_sizes(quick: bool) -> tuple[int, int | None, int]:
-    """(latency batch, thread-scaling batch, ...throughput batches)."""
-    return (1, 8) if quick else (1, 32, 256)
-
-
 def tasks(quick: bool) -> list[Task]:
-    batches = _batch_sizes(quick)
+    batches = (1, 8) if quick else (1, 32, 256)   # latency batch, then throughput batches
     scaling_batch = batches[1]
     out = []
     for model in MODELS:
         for framework, modes in MODES.items():
             for mode in modes:
                 compiled = (framework, mode) in COMPILED_MODES
+                slow_compile = compiled and mode != "graph"
                 # Cold compiles are slow and deterministic: one fresh process is enough.
-                rounds = 1 if compiled and mode != "graph" else None
+                rounds = 1 if slow_compile else None
                 for bs in batches:
+                    if quick and slow_compile and bs == 1:
+                        continue  # keep --quick under a minute: one compile per model
+
                     metrics = (LATENCY if bs == 1 else THROUGHPUT,)
                     if compiled:
                         metrics += (COMPILE_TIME,)
                     params = {"batch_size": bs, **MODE_PARAMS[(framework, mode)]}
                     out.append(Task(framework, mode, model, metrics, params, threads=THREADS,
-                                    rounds=rounds))
+                                    rounds=rounds, env=TASK_ENV.get((framework, mode), {})))
                 if (framework, mode) in MAIN_MODES:
                     params = {"batch_size": scaling_batch, **MODE_PARAMS[(framework, mode)]}
                     out.append(Task(framework, mode, model, (THROUGHPUT,), params, threads=1))
@@ -103,7 +103,7 @@ def run(task: Task, ctx) -> list[Measurement]:
         out = [Measurement("latency", [s * 1e3 for s in seconds], extra=extra, notes=notes)]
     else:
         out = [Measurement("throughput", [bs / s for s in seconds], extra=extra, notes=notes)]
-    if compiled:
+    if compiled and any(m.name == "compile_time" for m in task.metrics):
         out.append(Measurement("compile_time", [max(0.0, first - median(seconds))],
                                extra={"first_call_s": first}, notes=COMPILE_NOTES[key]))
     return out

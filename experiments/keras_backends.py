@@ -25,6 +25,7 @@ TITLE = "Keras 3 on the TensorFlow and PyTorch backends"
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ("mlp", "cnn")
+QUICK_MODELS = ("mlp",)
 BACKENDS = ("tensorflow", "torch")
 JIT_COMPILE = False
 PREDICT_BATCH = 256
@@ -43,7 +44,7 @@ def tasks(quick: bool) -> list[Task]:
     steps = 4 if quick else 16
     threads = os.cpu_count() or 1
     out = []
-    for model in MODELS:
+    for model in QUICK_MODELS if quick else MODELS:
         for backend in BACKENDS:
             out.append(Task(
                 framework="keras", mode=f"backend_{backend}", model=model,

@@ -20,7 +20,7 @@ from report.config import PaperConfig
 from report.errors import Problems
 from report.pdf import PdfAttachment
 from report.provenance import Provenance
-from report.render import DocumentState, Helpers, make_environment, render_template
+from report.render import UNRESOLVED, DocumentState, Helpers, make_environment, render_template
 from report.results import ResultsSet, load_results
 
 PDF_VARIANT = "pdf/a-3b"
@@ -75,25 +75,83 @@ def build_context(config: PaperConfig, prov: Provenance, results: ResultsSet) ->
     }
 
 
+def _link(href: str | None, text: str) -> str:
+    if not href:
+        return f"<code>{html.escape(text)}</code>"
+    return f'<a class="prov" href="{html.escape(href)}"><code>{html.escape(text)}</code></a>'
+
+
+def _repository_url(config: PaperConfig) -> str | None:
+    """``[project.urls]`` Repository (or Source), for commit links; None when not given."""
+    import tomllib
+
+    try:
+        urls = tomllib.loads((config.root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    urls = urls.get("project", {}).get("urls", {})
+    url = urls.get("Repository") or urls.get("Source")
+    return url.rstrip("/") if isinstance(url, str) and url.startswith("https://") else None
+
+
 def figure_provenance(fig, config: PaperConfig, prov: Provenance) -> str:
+    """'Data: results/x.json; code: experiments/x.py; commit abc.' with the files as links.
+
+    The links are relative to the page, which lives one directory below the project root
+    (``dist/`` in a checkout, ``paper/`` on the documentation site, which carries copies of
+    ``results/`` and ``experiments/``), so they work in both places and leak no local path.
+    """
+    data = _rel(config, fig.source)
     module = fig.module
-    return html.escape(f"Data: {_rel(config, fig.source)}; code: {module}; commit {prov.short_commit}.")
+    if module.endswith(".py") or "/" in module:
+        code = module
+    else:
+        code = module.replace(".", "/") + ".py"
+    data_href = f"../{data}" if (config.root / data).is_file() else None
+    code_href = f"../{code}" if (config.root / code).is_file() else None
+    repo = _repository_url(config)
+    commit = _link(f"{repo}/commit/{prov.commit}" if repo and prov.commit != "unknown" else None,
+                   prov.short_commit)
+    return (f"Data: {_link(data_href, data)}; code: {_link(code_href, code)}; commit {commit}"
+            + (" (modified)" if prov.dirty else "") + ".")
+
+
+_CASE_FORMATTERS = ("fmt_case", "case_label", "ratio", "compare_cases")
+
+
+def _none_safe(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return UNRESOLVED if any(a is None for a in args) else fn(*args, **kwargs)
+    return wrapper
+
+
+def _drop_cascades(problems: Problems, start: int, experiments: set[str], keys: set[str]) -> None:
+    """Forget template errors that only repeat a refused input (its experiment or citation key)."""
+    echoes = [f"no results for experiment '{name}';" for name in experiments]
+    echoes += [f"unknown citation key '{key}';" for key in keys]
+    problems.errors[start:] = [e for e in problems.errors[start:] if not any(x in e for x in echoes)]
 
 
 def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False, draw: bool = True,
                   log: Callable[[str], None] = print) -> AssembledPage:
     problems = Problems()
     results = load_results(config.results_dir, problems, config.root)
-    bib = load_bibliography(config.bibliography, problems, _rel(config, config.bibliography))
-    problems.raise_if_errors()  # never render from inputs that did not validate
+    failed_keys: set[str] = set()
+    bib = load_bibliography(config.bibliography, problems, _rel(config, config.bibliography), failed_keys)
+    # Render even when an input was refused, so template problems show up in the same run; the
+    # refused inputs are simply absent, and nothing is drawn or written while any error stands.
+    load_errors = len(problems.errors)
 
     state = DocumentState()
     helpers = Helpers(config.root, results, bib, problems, state)
     env = make_environment(config.templates_dir)
     env.globals.update(helpers.globals())
+    for name in _CASE_FORMATTERS:  # a case lookup that failed (already reported) gives None
+        env.globals[name] = _none_safe(env.globals[name])
     env.globals.update(document.marker_helpers())
     page = render_template(env, config.main_template, build_context(config, prov, results), problems,
                            config.templates_dir)
+    _drop_cascades(problems, load_errors, results.failed, failed_keys)
     if page is None:
         problems.raise_if_errors()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import bibtexparser
-from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from report.errors import Problems
 
@@ -43,7 +43,23 @@ _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 ETAL = {"literal": "\x00others"}
 ETAL_PAD = 7  # IEEE abbreviates lists of seven or more names to "First et al."
-_LATEX = LatexNodes2Text(math_mode="verbatim", keep_braced_groups=False)
+_LATEX_DB = get_default_latex_context_db().filter_context()
+# Text macros pylatexenc parses with an argument but has no text rule for: keep the argument.
+_LATEX_DB.add_context_category("keep-argument", prepend=True, macros=[
+    MacroTextSpec(name, discard=False) for name in ("mbox", "hbox", "texttt", "textsf", "textmd", "textup")])
+_LATEX = LatexNodes2Text(latex_context=_LATEX_DB, math_mode="verbatim", keep_braced_groups=False)
+# Font and spacing macros pylatexenc drops harmlessly (it keeps their argument's text).
+_HARMLESS_MACROS = {"texttt", "em", "bf", "it", "tt", "sl", "sf", "rm", "sc", "bfseries", "itshape",
+                    "ttfamily", "scshape", "rmfamily", "sffamily", "upshape", "normalfont", "relax",
+                    "protect", "noopsort", "nocase", "xspace"}
+_MACRO_RE = re.compile(r"\\([A-Za-z]+)")
+_ENTRY_KEY_RE = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()=\"]+)")
+
+
+def unknown_macros(value: str) -> list[str]:
+    """LaTeX macros in ``value`` that pylatexenc does not know and would silently drop."""
+    names = dict.fromkeys(_MACRO_RE.findall(re.sub(r"\$[^$]*\$", "", value)))
+    return [f"\\{n}" for n in names if n not in _HARMLESS_MACROS and _LATEX_DB.get_macro_spec(n) is None]
 
 
 @dataclass
@@ -59,12 +75,22 @@ class Entry:
 
 def latex_to_text(value: str) -> str:
     """Convert LaTeX accents, escapes and protective braces to plain Unicode text."""
+    return convert_latex(value)[0]
+
+
+def convert_latex(value: str) -> tuple[str, str | None]:
+    """``latex_to_text`` plus what did not convert cleanly (None when all did)."""
+    issue = None
     if "\\" in value or "{" in value or "$" in value or "~" in value:
+        unknown = unknown_macros(value)
+        if unknown:
+            issue = f"unknown {', '.join(unknown)}"
         try:
             value = _LATEX.latex_to_text(value)
-        except Exception:  # pylatexenc is lenient, but never let a bad field stop the build
-            value = value.replace("{", "").replace("}", "")
-    return " ".join(value.replace("---", "—").replace("--", "–").split())
+        except Exception as exc:  # pylatexenc is lenient, but never let a bad field stop the build
+            issue = f"pylatexenc failed: {type(exc).__name__}"
+            value = re.sub(r"[{}]", " ", _MACRO_RE.sub(" ", value))
+    return " ".join(value.replace("---", "—").replace("--", "–").split()), issue
 
 
 def split_top_level(value: str, separator: str) -> list[str]:
@@ -132,7 +158,8 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def load_bibliography(path: Path, problems: Problems, where: str | None = None) -> dict[str, Entry]:
+def load_bibliography(path: Path, problems: Problems, where: str | None = None,
+                      failed: set[str] | None = None) -> dict[str, Entry]:
     """Parse and check ``path``; every problem names the file and the entry's line."""
     where = where or str(path)
     try:
@@ -140,12 +167,17 @@ def load_bibliography(path: Path, problems: Problems, where: str | None = None) 
     except (OSError, UnicodeDecodeError) as exc:
         problems.error(f"{where}: cannot read bibliography ({exc})")
         return {}
-    return parse_bibliography(text, where, problems)
+    return parse_bibliography(text, where, problems, failed)
 
 
-def parse_bibliography(text: str, where: str, problems: Problems) -> dict[str, Entry]:
+def parse_bibliography(text: str, where: str, problems: Problems,
+                       failed: set[str] | None = None) -> dict[str, Entry]:
+    """Parse and check BibTeX text; keys of entries that could not be parsed go into ``failed``."""
     library = bibtexparser.parse_string(text)
     for block in library.failed_blocks:
+        key = _ENTRY_KEY_RE.match(block.raw.strip() or "-")
+        if failed is not None and key:
+            failed.add(key.group(1))
         line = block.start_line + 1
         kind = type(block).__name__
         if kind == "DuplicateBlockKeyBlock":
@@ -166,10 +198,11 @@ def parse_bibliography(text: str, where: str, problems: Problems) -> dict[str, E
             if name in ("url", "doi", "eprint"):
                 entry.fields[name] = value.strip().strip("{}").strip()
                 continue
-            text_value = latex_to_text(value)
-            if "\\" in text_value:
-                problems.warn(f"{where}:{line}: {raw.key}.{name}: LaTeX '{value}' did not convert cleanly; "
-                              "kept as text, consider writing it in Unicode")
+            text_value, issue = convert_latex(value)
+            if "\\" in text_value or issue:
+                what = f" ({issue})" if issue else ""
+                problems.warn(f"{where}:{line}: {raw.key}.{name}: LaTeX '{value}'{what} did not convert cleanly; "
+                              f"kept as '{text_value}', write it in Unicode instead")
             entry.fields[name] = text_value
         if "author" in fields_raw:
             entry.authors = [parse_name(n) for n in split_top_level(fields_raw["author"], "and")]

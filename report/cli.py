@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="what to do (default: report)")
     p.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: <root>/dist)")
+    p.add_argument("--results", type=Path, default=None, help="read results from this directory instead "
+                   "of [tool.paper] results (e.g. build/results-quick to preview a --quick run)")
     p.add_argument("--strict", action="store_true", help="treat warnings (unused references, noisy "
                    "measurements, mixed environments) as errors")
     p.add_argument("--force", action="store_true", help="rebuild even if no input changed")
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from report.pipeline import build
 
     try:
-        outcome = build(args.root, args.out, strict=args.strict, force=args.force,
+        outcome = build(args.root, args.out, strict=args.strict, force=args.force, results_dir=args.results,
                         check_only=args.command == "check", log=log)
     except UserError as exc:
         for line in str(exc).splitlines():

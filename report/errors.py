@@ -9,6 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def one_line(message: str) -> str:
+    """Each problem is one line: fold any line break a quoted value brought in (str.splitlines's)."""
+    lines = message.splitlines()
+    return " ".join(part.strip() for part in lines if part.strip()) if len(lines) > 1 else message
+
+
 class UserError(Exception):
     """A problem in the author's inputs: one line naming the file, where, and what to do."""
 
@@ -21,10 +27,12 @@ class Problems:
     warnings: list[str] = field(default_factory=list)
 
     def error(self, message: str) -> None:
+        message = one_line(message)
         if message not in self.errors:
             self.errors.append(message)
 
     def warn(self, message: str) -> None:
+        message = one_line(message)
         if message not in self.warnings:
             self.warnings.append(message)
 

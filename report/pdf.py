@@ -6,6 +6,7 @@ Metadata (title, authors, subject, keywords) comes from the page's <title> and <
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from contextlib import contextmanager
@@ -41,10 +42,18 @@ def render_pdf(page_html: str, base_url: Path, epoch: int, attachments: list[Pdf
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
+    # Attachments default to "now" as their creation and modification dates; pin them to the
+    # build's epoch so one commit always gives the same PDF bytes.
+    stamp = dt.datetime.fromtimestamp(epoch, dt.timezone.utc).replace(tzinfo=None)
     files = [weasyprint.Attachment(string=a.data, name=a.name, description=a.description,
-                                   base_url=str(base_url)) for a in attachments]
+                                   base_url=str(base_url), created=stamp, modified=stamp)
+             for a in attachments]
     with _source_date_epoch(epoch):
-        document = weasyprint.HTML(string=page_html, base_url=str(base_url))
+        # No base URL: the page is self-contained, and relative links (a figure's results file
+        # and experiment module) stay relative in the PDF instead of becoming file:// URLs
+        # that would leak the builder's directory and change the bytes from one checkout to
+        # the next.
+        document = weasyprint.HTML(string=page_html, base_url=None)
         options = {"attachments": files or None, "custom_metadata": True}
         if pdf_variant:
             options["pdf_variant"] = pdf_variant

@@ -7,6 +7,7 @@ A content hash of every input lets an unchanged rebuild skip all rendering work.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -61,11 +62,14 @@ def _up_to_date(out_dir: Path, digest: str, outputs: list[Path]) -> bool:
 
 
 def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, force: bool = False,
-          check_only: bool = False, log: Callable[[str], None] = print) -> BuildOutcome:
+          check_only: bool = False, results_dir: Path | None = None,
+          log: Callable[[str], None] = print) -> BuildOutcome:
     """Build ``dist/<slug>-v<version>.{html,pdf}``; raise UserError listing every problem."""
     started = time.perf_counter()
     root = root.resolve()
     config = load_config(root)
+    if results_dir is not None:
+        config = dataclasses.replace(config, results_dir=results_dir.resolve())
     out_dir = (out_dir or root / "dist").resolve()
     html_path = out_dir / f"{config.artifact_stem}.html"
     pdf_path = out_dir / f"{config.artifact_stem}.pdf"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -82,6 +83,9 @@ class ResultsSet:
     """Every validated results file, keyed by experiment name."""
 
     files: dict[str, ResultsFile] = field(default_factory=dict)
+    # Experiments (by file stem) whose results file was refused, so a template's use of them
+    # is not reported a second time as "no results".
+    failed: set[str] = field(default_factory=set)
 
     def experiment(self, name: str) -> ResultsFile | None:
         return self.files.get(name)
@@ -105,6 +109,9 @@ class ResultsSet:
             if len(set(map(str, values.values()))) > 1:
                 diffs.append(f"{key} ({', '.join(f'{n}: {v}' for n, v in sorted(values.items()))})")
         return diffs
+
+
+_CONSTANT_RE = re.compile(r"(?<![\w.\"])-?(NaN|Infinity)(?![\w\"])")
 
 
 def _reject_constant(token: str) -> float:
@@ -134,6 +141,9 @@ def parse_results_text(text: str, where: str, problems: Problems) -> dict[str, A
     """Parse, upgrade and validate one results document; record problems, return it or None."""
     try:
         data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        problems.error(f"{where}: $: nested too deeply to be a results file; restore the file with git")
+        return None
     except json.JSONDecodeError as exc:
         problems.error(
             f"{where}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); "
@@ -141,7 +151,9 @@ def parse_results_text(text: str, where: str, problems: Problems) -> dict[str, A
         )
         return None
     except ValueError as exc:  # NaN / Infinity
-        problems.error(f"{where}: {exc}")
+        found = _CONSTANT_RE.search(text)
+        line = f":{text.count(chr(10), 0, found.start()) + 1}" if found else ""
+        problems.error(f"{where}{line}: {exc}")
         return None
     if not isinstance(data, dict):
         problems.error(f"{where}: $: expected a JSON object, got {type(data).__name__}")
@@ -165,10 +177,15 @@ def parse_results_text(text: str, where: str, problems: Problems) -> dict[str, A
     while data["schema_version"] < SCHEMA_VERSION:
         data = UPGRADES[data["schema_version"]](data)
     before = len(problems.errors)
-    _check_numbers(data, [], problems, where)
+    try:
+        _check_numbers(data, [], problems, where)
+    except RecursionError:
+        problems.error(f"{where}: $: nested too deeply to be a results file; restore the file with git")
+        return None
     errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     for err in errors[:_MAX_ERRORS_PER_FILE]:
-        problems.error(f"{where}: {_json_path(err.absolute_path)}: {err.message}")
+        message = err.message if len(err.message) <= 200 else err.message[:199] + "…"
+        problems.error(f"{where}: {_json_path(err.absolute_path)}: {message}")
     if len(errors) > _MAX_ERRORS_PER_FILE:
         problems.error(f"{where}: ... and {len(errors) - _MAX_ERRORS_PER_FILE} more schema errors")
     if len(problems.errors) > before:
@@ -208,9 +225,11 @@ def load_results(results_dir: Path, problems: Problems, root: Path | None = None
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.error(f"{where}: cannot read ({exc}); restore the file with git")
+            results.failed.add(path.stem)
             continue
         data = parse_results_text(text, where, problems)
         if data is None:
+            results.failed.add(path.stem)
             continue
         name = data["experiment"]
         if name in results.files:

@@ -1,0 +1,121 @@
+"""An interrupted build (Ctrl-C or SIGKILL mid-render, or mid-write) leaves the previous dist/
+byte-for-byte intact with no temporary files; `check` writes nothing and is fast."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, run_build, snapshot
+
+# Runs the real CLI with one stage slowed down, announcing when it got there.
+WRAPPER = r'''
+import sys, time
+sys.path.insert(0, {repo!r})
+import report.pdf, report.writer, report.pipeline
+stage, marker = sys.argv[1], sys.argv[2]
+
+def announce():
+    open(marker, "w").write("x")
+    time.sleep(60)
+
+if stage == "render":
+    real = report.pdf.render_pdf
+    def slow(*a, **k):
+        out = real(*a, **k)  # the real PDF render happens, then we stall before writing
+        announce()
+        return out
+    report.pdf.render_pdf = slow
+elif stage == "write":
+    real_write = report.writer.atomic_write
+    calls = []
+    def slow_write(path, data):
+        # stall inside the first write, after the temporary file exists
+        import tempfile, os
+        if not calls:
+            calls.append(path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{{path.name}}.", suffix=".tmp", dir=path.parent)
+            try:
+                os.write(fd, data[: len(data) // 2])
+                announce()
+            finally:
+                os.close(fd)
+                os.unlink(tmp)
+        return real_write(path, data)
+    report.pipeline.atomic_write = slow_write
+from report.cli import main
+sys.exit(main(sys.argv[3:]))
+'''
+
+
+@pytest.fixture
+def built(project):
+    result = run_build(project)
+    assert result.returncode == 0, result.stderr
+    tpl = project / "templates" / "paper.html.j2"
+    tpl.write_text(tpl.read_text().replace("Introduction", "Introduction, revised"))  # inputs changed
+    return project
+
+
+@pytest.mark.parametrize("stage,sig", [("render", signal.SIGINT), ("render", signal.SIGKILL),
+                                       ("write", signal.SIGINT)])
+def test_interrupted_build_keeps_previous_dist(built, tmp_path, stage, sig):
+    before = snapshot(built / "dist")
+    assert any(name.endswith(".pdf") for name in before)
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(WRAPPER.format(repo=str(REPO)))
+    marker = tmp_path / "marker"
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    proc = subprocess.Popen([sys.executable, str(wrapper), stage, str(marker), "--root", str(built), "-q"],
+                            cwd=built, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        assert marker.exists(), "the build never reached the slowed stage"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, err
+        assert err.strip() == "interrupted; previous outputs were left untouched"
+    if stage == "render" or sig == signal.SIGINT:
+        assert snapshot(built / "dist") == before
+    # a later build still works and replaces the files
+    result = run_build(built, "-q")
+    assert result.returncode == 0, result.stderr
+    assert snapshot(built / "dist") != before
+    assert not [p for p in (built / "dist").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_check_writes_nothing_and_is_fast(project):
+    started = time.perf_counter()
+    result = run_build(project, "check")
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("check passed with 0 warning(s)")
+    assert not (project / "dist").exists()
+    assert elapsed < 5, f"check took {elapsed:.1f} s"
+
+
+def test_check_strict_fails_on_noisy_measurements(project):
+    import json
+
+    path = project / "results" / "latency.json"
+    doc = json.loads(path.read_text())
+    doc["cases"][0]["noisy"] = True
+    path.write_text(json.dumps(doc))
+    result = run_build(project, "check")
+    assert result.returncode == 0 and "cases are noisy" in result.stderr
+    result = run_build(project, "check", "--strict")
+    errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
+    assert result.returncode == 1 and len(errors) == 1
+    assert errors[0].startswith("error: results/latency.json: 1 of ") and errors[0].endswith("(warning, fatal with --strict)")
