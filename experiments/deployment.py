@@ -119,7 +119,6 @@ class _Stages:
 
 
 def _torch_path(task: Task, ctx, tmp: Path, st: _Stages):
-    import numpy as np
     import torch
 
     from experiments.models import weights

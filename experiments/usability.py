@@ -21,10 +21,16 @@ TITLE = "Usability proxies: lines of code, install size and dependencies"
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
-# The model class and the training function a user writes, per framework.
+# Per model: the definitions a user writes (model, its helpers, the training function).
+LISTING_FILES = {"pytorch": "torch_models.py", "tensorflow": "keras_models.py"}
 LISTINGS = {
-    "pytorch": ("torch_models.py", ("MLP", "train_torch")),
-    "tensorflow": ("keras_models.py", ("mlp", "train_keras")),
+    "mlp": {"pytorch": ("MLP", "train_torch"), "tensorflow": ("mlp", "train_keras")},
+    "cnn": {"pytorch": ("CNN", "train_torch"), "tensorflow": ("cnn", "train_keras")},
+    "transformer": {"pytorch": ("TransformerClassifier", "train_torch"),
+                    "tensorflow": ("PositionEmbedding", "encoder_layer", "transformer",
+                                   "train_keras")},
+    "lstm": {"pytorch": ("LSTMClassifier", "train_torch"),
+             "tensorflow": ("lstm", "train_keras")},
 }
 # Distribution names as installed (tensorflow-cpu on this machine; keras comes with it).
 DISTRIBUTIONS = {"pytorch": ("torch",), "tensorflow": ("tensorflow-cpu", "tensorflow")}
@@ -129,10 +135,11 @@ def dependency_closure(root: str) -> tuple[list[str], list[str]]:
 
 
 def tasks(quick: bool) -> list[Task]:
-    out = [Task(framework=fw, mode="loc", model="mlp",
-                params={"file": f"experiments/models/{file}", "definitions": ",".join(names)},
+    out = [Task(framework=fw, mode="loc", model=model,
+                params={"file": f"experiments/models/{LISTING_FILES[fw]}",
+                        "definitions": ",".join(names)},
                 rounds=1, metrics=(LOC,))
-           for fw, (file, names) in LISTINGS.items()]
+           for model, per_fw in LISTINGS.items() for fw, names in per_fw.items()]
     out += [Task(framework=fw, mode="install", model="distribution",
                  params={"distribution": dists[0]}, rounds=1, metrics=INSTALL)
             for fw, dists in DISTRIBUTIONS.items()]
@@ -140,7 +147,7 @@ def tasks(quick: bool) -> list[Task]:
 
 
 def _run_loc(task: Task) -> list[Measurement]:
-    file, names = LISTINGS[task.framework]
+    file, names = LISTING_FILES[task.framework], LISTINGS[task.model][task.framework]
     source = (MODELS_DIR / file).read_text(encoding="utf-8")
     per_def = count_loc(source, names)
     return [Measurement("loc", [float(sum(per_def.values()))], extra={"per_definition": per_def},

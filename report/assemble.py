@@ -72,6 +72,8 @@ def build_context(config: PaperConfig, prov: Provenance, results: ResultsSet) ->
         "results": results,
         "environment": first.environment if first else {},
         "cite_as": cite_as(config, prov),
+        # Largest output difference still called floating-point rounding (float32 logits).
+        "numeric_tolerance": 1e-4,
     }
 
 

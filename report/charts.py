@@ -45,8 +45,13 @@ class ChartSpec:
     series_labels: dict[str, str] = field(default_factory=dict)
 
 
+CASE_FIELDS = ("id", "framework", "mode", "model", "metric", "unit", "status", "better")
+
+
 def field_value(case: Case, name: str) -> Any:
-    if name in case.data:
+    """A case's identifying field, or else one of its parameters (e.g. ``n`` is the matrix size
+    parameter, not the sample count)."""
+    if name in CASE_FIELDS:
         return case.data[name]
     return case.data["params"].get(name)
 

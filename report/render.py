@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from report import formatting, listings
 from report.bibliography import Entry
-from report.charts import ChartSpec
+from report.charts import ChartSpec, field_value, series_key
 from report.errors import Problems, UserError
 from report.results import Case, ResultsSet
 
@@ -219,6 +219,61 @@ class Helpers:
             label, number, cap, rel, lst.first_line, lst.last_line,
             Markup(listings.highlight_html(lst.source, lst.first_line)))
 
+    def params(self, experiment: str, name: str, **filters: Any) -> list[Any]:
+        """Distinct values of a case field or parameter, sorted: lets prose loop over batch
+        sizes or thread counts without typing them."""
+        values = {field_value(c, name) for c in self._cases(experiment, filters, template_location())}
+        return sorted((v for v in values if v is not None), key=lambda v: (str(type(v)), v))
+
+    def best(self, experiment: str, **filters: Any) -> Case | None:
+        """The ok case with the best median among those matching (None if none ran)."""
+        ok = [c for c in self._cases(experiment, filters, template_location()) if c.ok]
+        if not ok:
+            return None
+        key = lambda c: c.data["median"]  # noqa: E731
+        return max(ok, key=key) if ok[0].data["better"] == "higher" else min(ok, key=key)
+
+    def worst(self, experiment: str, **filters: Any) -> Case | None:
+        """The ok case with the worst median among those matching (None if none ran)."""
+        ok = [c for c in self._cases(experiment, filters, template_location()) if c.ok]
+        if not ok:
+            return None
+        key = lambda c: c.data["median"]  # noqa: E731
+        return min(ok, key=key) if ok[0].data["better"] == "higher" else max(ok, key=key)
+
+    def pivot_table(self, label: str, caption: str, experiment: str, metric: str, rows: str = "model",
+                    cols: Iterable[str] = ("framework", "mode"), ci: bool = False, **filters: Any) -> Markup:
+        """A table of medians: one row per value of ``rows``, one column per ``cols`` key."""
+        found = self._cases(experiment, {"metric": metric, **filters}, template_location())
+        cols = tuple(cols)
+        col_keys: list[str] = []
+        row_keys: list[Any] = []
+        cells: dict[tuple[Any, str], Case] = {}
+        for c in found:
+            ck, rk = series_key(c, cols), field_value(c, rows)
+            col_keys += [ck] if ck not in col_keys else []
+            row_keys += [rk] if rk not in row_keys else []
+            cells[(rk, ck)] = c
+        names = {ck: formatting.case_label(cells[next(k for k in cells if k[1] == ck)])
+                 if cols == ("framework", "mode") else ck for ck in col_keys}
+        body = [[rk] + [formatting.fmt_case(cells[(rk, ck)], ci=ci) if (rk, ck) in cells else "—"
+                        for ck in col_keys] for rk in row_keys]
+        return self.table(label, caption, [rows.replace("_", " ")] + [names[c] for c in col_keys], body,
+                          numeric=range(1, len(col_keys) + 1))
+
+    def cases_table(self, label: str, caption: str, experiment: str, **filters: Any) -> Markup:
+        """Every matching case with its parameters, median, CI, p90/p99 and status."""
+        rows = []
+        for c in self._cases(experiment, filters, template_location()):
+            params = ", ".join(f"{k}={v}" for k, v in sorted(c.data["params"].items()))
+            d = c.data
+            rows.append([f"{d['framework']}/{d['mode']}", d["model"], d["metric"], params,
+                         formatting.fmt_case(c, ci=False),
+                         formatting.fmt_range(*d["ci95"], d["unit"]) if c.ok and d.get("ci95") else "—",
+                         str(d.get("n", len(d["samples"]))) + (" (noisy)" if d.get("noisy") else "")])
+        return self.table(label, caption, ["framework/mode", "model", "metric", "parameters", "median",
+                                           "95% CI", "n"], rows, numeric=(4, 5, 6))
+
     def fmt(self, value: float, unit: str = "") -> str:
         return formatting.fmt_quantity(value, unit)
 
@@ -228,7 +283,9 @@ class Helpers:
             "case": self.case, "cases": self.cases, "figure": self.figure, "table": self.table,
             "listing": self.listing, "fmt": self.fmt, "fmt_case": formatting.fmt_case,
             "case_label": formatting.case_label, "ratio": formatting.ratio,
-            "compare_cases": formatting.compare_sentence,
+            "compare_cases": formatting.compare_sentence, "params": self.params, "best": self.best, "worst": self.worst,
+            "pivot_table": self.pivot_table, "cases_table": self.cases_table,
+            "fmt_number": formatting.fmt_number, "overlap": formatting.cis_overlap,
         }
 
 
@@ -240,6 +297,7 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],
     )
 
 
@@ -267,11 +325,17 @@ def render_template(env: jinja2.Environment, name: str, context: dict[str, Any],
 
 
 def _traceback_location(exc: BaseException) -> str:
+    """The innermost template frame of a Jinja error. Jinja rewrites template frames so their
+    code object carries the template's file name and line; older frames keep the marker."""
     tb = exc.__traceback__
     found = "<template>"
     while tb is not None:
-        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        frame = tb.tb_frame
+        template = frame.f_globals.get("__jinja_template__")
+        filename = frame.f_code.co_filename
         if template is not None:
             found = f"{_short(template.filename or template.name)}:{template.get_corresponding_lineno(tb.tb_lineno)}"
+        elif filename.endswith((".j2", ".jinja", ".html")):
+            found = f"{_short(filename)}:{tb.tb_lineno}"
         tb = tb.tb_next
     return found

@@ -60,8 +60,6 @@ def test_listing_of_missing_module(project):
     assert len(errors) == 1 and errors[0].startswith(f"error: {TEMPLATE}:{line}: listing: ")
 
 
-@pytest.mark.xfail(strict=True, reason="report/render.py _traceback_location looks for __jinja_template__ in "
-                   "frame globals, but Jinja rewrites the traceback (handle_exception) so the location is '<template>'")
 def test_undefined_variable_names_line(project):
     edit(project, "<h2 id=\"sec:method\">Method</h2>", "<h2 id=\"sec:method\">Method {{ no_such_thing }}</h2>")
     errors = check_errors(project)

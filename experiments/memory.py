@@ -1,0 +1,129 @@
+"""Peak resident memory (RSS) of training and of inference, per framework and model.
+
+The process high-water mark (``ru_maxrss``) only ever grows, so one process cannot measure
+two workloads. Each measurement therefore runs in a fresh child process started by ``run``
+(``python -m experiments.memory``): it imports the framework, records its RSS, builds the
+model, runs the workload in the framework's main mode (PyTorch eager, TensorFlow
+``tf.function``) and reports ``ru_maxrss``. ``peak_rss`` is that whole-process peak, runtime
+included; ``peak_rss_over_import`` subtracts the RSS right after importing the framework,
+which leaves what the model, data, optimiser and workload cost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+
+from experiments.harness import Measurement, Metric, Task
+from experiments.models.weights import MODELS
+
+NAME = "memory"
+TITLE = "Peak memory of training and inference"
+IMPORTS_FRAMEWORKS = False  # the worker stays light; the children import the framework
+
+METRICS = (Metric("peak_rss", "MiB", "lower"), Metric("peak_rss_over_import", "MiB", "lower"))
+MAIN_MODE = {"pytorch": "eager", "tensorflow": "graph"}
+PHASES = ("training", "inference")
+NOTES = ("fresh child process per sample; ru_maxrss after the workload; over_import subtracts "
+         "the RSS measured right after importing the framework (so it includes modules the "
+         "workload imports lazily, such as torch._dynamo for torch.optim)")
+
+
+def tasks(quick: bool) -> list[Task]:
+    batch_size, steps = (8, 3) if quick else (64, 20)
+    models = ("mlp",) if quick else MODELS  # each sample starts a framework: keep --quick short
+    return [Task(framework, MAIN_MODE[framework], model, METRICS,
+                 {"phase": phase, "batch_size": batch_size, "steps": steps}, threads=2,
+                 rounds=1)
+            for model in models for framework in MAIN_MODE for phase in PHASES]
+
+
+def run(task: Task, ctx) -> list[Measurement]:
+    repeats = 1 if ctx.quick else 2
+    job = {"framework": task.framework, "mode": task.mode, "model": task.model,
+           "threads": ctx.threads, "seed": ctx.seed, **task.params}
+    samples = [_child(job) for _ in range(repeats)]
+    return [Measurement("peak_rss", [s["peak_mib"] for s in samples], notes=NOTES,
+                        extra={"import_rss_mib": [s["import_mib"] for s in samples]}),
+            Measurement("peak_rss_over_import",
+                        [max(0.0, s["peak_mib"] - s["import_mib"]) for s in samples],
+                        notes=NOTES)]
+
+
+def _child(job: dict) -> dict:
+    """Run one measurement in a fresh interpreter; returns its JSON report."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run([sys.executable, "-m", "experiments.memory", json.dumps(job)],
+                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"memory child exited {done.returncode}: {tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mib() -> float:
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return kib / 1024
+
+
+def _measure_torch(job: dict) -> float:
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    base = _rss_mib()
+    from experiments.models.modes import torch_batch, torch_predict
+    from experiments.models.torch_models import build_torch, make_train_step
+
+    if job["phase"] == "training":
+        step = make_train_step(build_torch(job["model"]))
+        x, y = torch_batch(job["model"], job["batch_size"], job["seed"], "cpu", labels=True)
+        for _ in range(job["steps"]):
+            step(x, y)
+    else:
+        predict = torch_predict(job["model"], job["mode"], "cpu")
+        x = torch_batch(job["model"], job["batch_size"], job["seed"], "cpu")
+        for _ in range(job["steps"]):
+            predict(x)
+    return base
+
+
+def _measure_tensorflow(job: dict) -> float:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(job["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    base = _rss_mib()
+    from experiments.models.keras_models import build_keras, make_train_step
+    from experiments.models.modes import tf_batch, tf_predict
+
+    if job["phase"] == "training":
+        step = make_train_step(build_keras(job["model"]), mode=job["mode"])
+        x, y = tf_batch(job["model"], job["batch_size"], job["seed"], "cpu", labels=True)
+        for _ in range(job["steps"]):
+            float(step(x, y))
+    else:
+        predict = tf_predict(job["model"], job["mode"], "cpu")
+        x = tf_batch(job["model"], job["batch_size"], job["seed"], "cpu")
+        for _ in range(job["steps"]):
+            predict(x).numpy()
+    return base
+
+
+def _main(argv: list[str]) -> int:
+    job = json.loads(argv[0])
+    measure = _measure_torch if job["framework"] == "pytorch" else _measure_tensorflow
+    base = measure(job)
+    print(json.dumps({"peak_mib": _peak_mib(), "import_mib": base}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,310 @@
+"""``python -m report.site``: the documentation site, built with MkDocs (material theme).
+
+The site holds no second copy of the paper's text: the built ``dist/`` HTML and PDF are copied
+byte for byte into ``paper/``, with ``results/`` (JSON and CSV) and the experiment modules next
+to it, so the relative provenance links under each figure work on the site as in a checkout.
+
+Sources: ``docs/`` (hand-written pages, where ``{{ version }}``, ``{{ stem }}``, ``{{ title }}``,
+``{{ date }}`` and ``{{ commit }}`` are replaced) plus pages generated here (the paper, the
+results, how to cite, the changelog), staged together into ``build/site-src/``, which
+``mkdocs.yml`` names as its ``docs_dir``. Then ``mkdocs build --strict`` writes ``site/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from report.config import PaperConfig, load_config
+from report.errors import UserError
+from report.provenance import Provenance, read_provenance
+
+STAGE = Path("build") / "site-src"
+CSV_FIELDS = ("experiment", "id", "framework", "mode", "model", "metric", "unit", "better", "status",
+              "median", "ci95_low", "ci95_high", "p90", "p99", "n", "noisy", "error")
+
+
+# --- results as CSV ----------------------------------------------------------------------------
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
+def _rows(data: dict[str, Any]) -> list[dict[str, str]]:
+    rows = []
+    for case in data.get("cases", []):
+        ci = case.get("ci95") or [None, None]
+        row = {"experiment": data.get("experiment", ""), "ci95_low": ci[0], "ci95_high": ci[1]}
+        row.update({k: case.get(k) for k in CSV_FIELDS if k not in row})
+        row.update({f"param_{k}": v for k, v in (case.get("params") or {}).items()})
+        rows.append({k: _cell(v) for k, v in row.items()})
+    return rows
+
+
+def results_csv(files: list[dict[str, Any]]) -> str:
+    """One row per case, the fixed columns first, then one ``param_<name>`` column per parameter."""
+    rows = [r for data in files for r in _rows(data)]
+    params = sorted({k for r in rows for k in r if k.startswith("param_")})
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[*CSV_FIELDS, *params], lineterminator="\n", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+# --- generated pages ---------------------------------------------------------------------------
+
+def _bib_escape(text: str) -> str:
+    return re.sub(r"([&%$#_])", r"\\\1", text)
+
+
+def bibtex_entry(config: PaperConfig, prov: Provenance, url: str | None = None) -> str:
+    key = re.sub(r"[^A-Za-z0-9:._-]", "-", f"{config.slug}-v{config.version}")
+    authors = " and ".join("{" + _bib_escape(a) + "}" if " " in a and a.lower().startswith("the ")
+                           else _bib_escape(a) for a in config.authors)
+    fields = [
+        ("title", "{" + _bib_escape(config.title) + "}"),
+        ("author", authors),
+        ("year", str(prov.date.year)),
+        ("month", str(prov.date.month)),
+        ("version", config.version),
+        ("type", "Reproducible survey"),
+        ("note", f"Version {config.version}, commit {prov.short_commit}"),
+    ]
+    if url:
+        fields.append(("url", url))
+    if config.keywords:
+        fields.append(("keywords", _bib_escape(", ".join(config.keywords))))
+    body = ",\n".join(f"  {name:<8} = {{{value}}}" for name, value in fields)
+    return f"@techreport{{{key},\n{body}\n}}\n"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.0f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
+
+
+def paper_page(config: PaperConfig, prov: Provenance, html_name: str, pdf_name: str, pdf_size: int) -> str:
+    dirty = " (from a modified working tree)" if prov.dirty else ""
+    return f"""# The paper
+
+**{config.title}**
+Version {config.version}, built {prov.date.isoformat()} from commit `{prov.short_commit}`{dirty}.
+
+[Download the PDF ({_size(pdf_size)})](paper/{pdf_name}){{ .md-button .md-button--primary }}
+[Open the paper on its own page](paper/{html_name}){{ .md-button }}
+
+The PDF is a PDF/A-3b file rendered from the very HTML shown below. It embeds the raw results
+(`results/*.json`) and the environment each experiment ran in as attachments: open your PDF
+reader's attachments pane, or run `pdfdetach -list {pdf_name}`.
+
+<iframe class="paper-frame" src="paper/{html_name}" title="{config.title}"
+        style="width: 100%; height: 85vh; border: 1px solid #d1d5db; background: #fff;"></iframe>
+"""
+
+
+def results_page(entries: list[dict[str, Any]]) -> str:
+    lines = ["# Results data", "",
+             "Every number in the paper comes from these files, written by the experiments in "
+             "`experiments/`. Each JSON file is the experiment's complete record (every sample, "
+             "the statistics and the environment); the CSV has one row per case with the summary "
+             "statistics, for spreadsheets.", "",
+             "| Experiment | Title | Cases | Code | JSON | CSV |",
+             "|---|---|---:|---|---|---|"]
+    for e in entries:
+        code = f"[`{e['module']}`]({e['module']})" if e["module_copied"] else f"`{e['module']}`"
+        lines.append(f"| `{e['experiment']}` | {e['title']} | {e['ok']} ok / {e['cases']} | {code} | "
+                     f"[{e['json']}](results/{e['json']}) | [{e['csv']}](results/{e['csv']}) |")
+    if not entries:
+        lines.append("| (none yet) | run `make experiments` | 0 | | | |")
+    lines += ["", "All cases of all experiments in one file: [all-cases.csv](results/all-cases.csv).", "",
+              "## CSV columns", "",
+              "`experiment`, `id` (unique within the experiment), `framework`, `mode`, `model`, "
+              "`metric`, `unit`, `better` (`lower` or `higher`), `status` (`ok` or why it failed), "
+              "`median`, `ci95_low`, `ci95_high` (95% confidence interval of the median), `p90`, "
+              "`p99`, `n` (samples), `noisy` (CI half-width above 5% of the median), `error`, then "
+              "one `param_<name>` column per parameter (batch size, threads, ...). Raw samples and "
+              "the environment are only in the JSON.", ""]
+    return "\n".join(lines)
+
+
+def cite_page(config: PaperConfig, prov: Provenance, bibtex: str, cite_as: str, cff: str | None) -> str:
+    page = [f"# Cite this", "",
+            f"Please cite the versioned PDF, giving the version you read (here **{config.version}**): "
+            "every version is a fixed, reproducible build of one commit.", "",
+            "## Text", "", f"> {cite_as}", "",
+            "## BibTeX", "", "```bibtex", bibtex.rstrip(), "```", "",
+            "Download: [paper.bib](paper.bib)", ""]
+    if cff is not None:
+        page += ["## CITATION.cff", "",
+                 "The repository's `CITATION.cff` ([Citation File Format](https://citation-file-format.github.io/)) "
+                 "carries the same information for GitHub's \"Cite this repository\" button and reference managers:",
+                 "", "```yaml", cff.rstrip(), "```", ""]
+    return "\n".join(page)
+
+
+# --- staging and building ----------------------------------------------------------------------
+
+@dataclass
+class SiteInputs:
+    config: PaperConfig
+    prov: Provenance
+    html: Path
+    pdf: Path
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = re.sub(r"\{\{\s*" + key + r"\s*\}\}", lambda _m, v=value: v, text)
+    return text
+
+
+def stage(inputs: SiteInputs, stage_dir: Path) -> Path:
+    """Write the complete MkDocs ``docs_dir`` into ``stage_dir`` (replacing it)."""
+    config, prov, root = inputs.config, inputs.prov, inputs.config.root
+    if stage_dir.exists():
+        shutil.rmtree(stage_dir)
+    docs = root / "docs"
+    if docs.is_dir():
+        shutil.copytree(docs, stage_dir)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    values = {"version": config.version, "stem": config.artifact_stem, "title": config.title,
+              "date": prov.date.isoformat(), "commit": prov.short_commit}
+    for page in stage_dir.rglob("*.md"):
+        page.write_text(_substitute(page.read_text(encoding="utf-8"), values), encoding="utf-8")
+
+    paper_dir = stage_dir / "paper"
+    paper_dir.mkdir(exist_ok=True)
+    shutil.copyfile(inputs.html, paper_dir / inputs.html.name)
+    shutil.copyfile(inputs.pdf, paper_dir / inputs.pdf.name)
+    (stage_dir / "paper.md").write_text(
+        paper_page(config, prov, inputs.html.name, inputs.pdf.name, inputs.pdf.stat().st_size), encoding="utf-8")
+
+    results_out = stage_dir / "results"
+    results_out.mkdir(exist_ok=True)
+    entries, all_data = [], []
+    for path in sorted(config.results_dir.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        all_data.append(data)
+        shutil.copyfile(path, results_out / path.name)
+        csv_name = path.with_suffix(".csv").name
+        (results_out / csv_name).write_text(results_csv([data]), encoding="utf-8")
+        module = str(data.get("module", ""))
+        module_path = module if module.endswith(".py") else module.replace(".", "/") + ".py"
+        copied = bool(module) and (root / module_path).is_file()
+        if copied:  # the figure captions link to ../<module>; publish the code they point at
+            (stage_dir / module_path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / module_path, stage_dir / module_path)
+        cases = data.get("cases", [])
+        entries.append({"experiment": data.get("experiment", path.stem), "title": data.get("title", ""),
+                        "module": module_path if module else "", "module_copied": copied,
+                        "cases": len(cases), "ok": sum(1 for c in cases if c.get("status") == "ok"),
+                        "json": path.name, "csv": csv_name})
+    (results_out / "all-cases.csv").write_text(results_csv(all_data), encoding="utf-8")
+    (stage_dir / "results.md").write_text(results_page(entries), encoding="utf-8")
+
+    from report.assemble import _repository_url, cite_as
+
+    bibtex = bibtex_entry(config, prov, _repository_url(config))
+    (stage_dir / "paper.bib").write_text(bibtex, encoding="utf-8")
+    cff = root / "CITATION.cff"
+    (stage_dir / "cite.md").write_text(cite_page(config, prov, bibtex, cite_as(config, prov),
+                                                 cff.read_text(encoding="utf-8") if cff.is_file() else None),
+                                       encoding="utf-8")
+    changelog = root / "CHANGELOG.md"
+    (stage_dir / "changelog.md").write_text(
+        changelog.read_text(encoding="utf-8") if changelog.is_file() else "# Changelog\n\nNo entries yet.\n",
+        encoding="utf-8")
+    return stage_dir
+
+
+def build_site(root: Path, site_dir: Path | None = None, dist_dir: Path | None = None, *,
+               build_paper: bool = True, log: Callable[[str], None] = print) -> Path:
+    """Build the paper if needed, stage the sources and run ``mkdocs build --strict``."""
+    root = root.resolve()
+    config = load_config(root)
+    dist_dir = (dist_dir or root / "dist").resolve()
+    site_dir = (site_dir or root / "site").resolve()
+    mkdocs_yml = root / "mkdocs.yml"
+    if not mkdocs_yml.is_file():
+        raise UserError(f"{mkdocs_yml}: not found; the site needs it")
+    if build_paper:
+        from report.pipeline import build
+
+        outcome = build(root, dist_dir, log=log)
+        for warning in outcome.warnings:
+            log(f"warning: {warning}")
+    html = dist_dir / f"{config.artifact_stem}.html"
+    pdf = dist_dir / f"{config.artifact_stem}.pdf"
+    for path in (html, pdf):
+        if not path.is_file():
+            raise UserError(f"{path}: not found; build the paper first (`python build.py`)")
+    prov = read_provenance(root)
+    stage_dir = stage(SiteInputs(config, prov, html, pdf), root / STAGE)
+    log(f"staged site sources in {stage_dir.relative_to(root)}")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(prov.epoch)}  # sitemap dates: the commit's
+    # Build next to the target and swap it in only on success: a failed build leaves the
+    # previous site/ as it was (mkdocs --strict writes pages before it aborts).
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}.", suffix=".tmp", dir=site_dir.parent))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--clean",
+                               "-f", str(mkdocs_yml), "-d", str(tmp)],
+                              cwd=root, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            out = (proc.stdout + proc.stderr).splitlines()
+            lines = [l for l in out if "WARNING" in l or "ERROR" in l]
+            raise UserError("mkdocs build --strict failed:\n" + "\n".join(lines or out[-20:]))
+        old = site_dir.with_name(f".{site_dir.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if site_dir.exists():
+            site_dir.rename(old)
+        tmp.rename(site_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return site_dir
+
+
+def tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m report.site", description=__doc__.split("\n\n")[0])
+    p.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")
+    p.add_argument("--out", type=Path, default=None, help="site directory (default: <root>/site)")
+    p.add_argument("--dist", type=Path, default=None, help="where the paper is built (default: <root>/dist)")
+    p.add_argument("--no-build", action="store_true", help="use the paper already in --dist; do not build it")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = p.parse_args(argv)
+    log = (lambda _m: None) if args.quiet else (lambda m: print(m, flush=True))
+    try:
+        site = build_site(args.root, args.out, args.dist, build_paper=not args.no_build, log=log)
+    except UserError as exc:
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    print(f"built {site} ({_size(tree_size(site))}); open {site / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
