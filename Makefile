@@ -8,13 +8,16 @@ REPORT_DEPS := $(VENV)/.report-deps
 FULL_DEPS   := $(VENV)/.full-deps
 PIP    := $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: report test experiments experiments-quick check clean distclean help
+.PHONY: report test experiments experiments-quick check site verify release clean distclean help
 
 help:
 	@echo "make report        build dist/<slug>-v<version>.html and .pdf from results/ (no experiments)"
 	@echo "make test          install everything and run the whole test suite"
 	@echo "make experiments   run every experiment (PyTorch and TensorFlow) and write results/"
 	@echo "make check         validate results, references and templates without rendering"
+	@echo "make site          build the MkDocs site (paper, PDF, data, docs) into site/"
+	@echo "make verify        build twice from this commit and check the outputs are byte-identical"
+	@echo "make release       check the tree, version and changelog, build, write dist/SHA256SUMS"
 	@echo "make clean         remove dist/, build/ and caches (keeps .venv)"
 
 $(PY):
@@ -44,6 +47,15 @@ experiments: $(FULL_DEPS)
 
 experiments-quick: $(FULL_DEPS)
 	$(PY) build.py experiments --quick
+
+site: $(FULL_DEPS)
+	$(PY) -m report.site
+
+verify: $(REPORT_DEPS)
+	$(PY) -m report.release verify
+
+release: $(FULL_DEPS)
+	$(PY) -m report.release release
 
 clean:
 	rm -rf dist build site .pytest_cache .hypothesis

@@ -16,6 +16,7 @@ import os
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
 from experiments.harness import Measurement, Metric, Task
 from experiments.models.weights import MODELS
@@ -55,9 +56,12 @@ def run(task: Task, ctx) -> list[Measurement]:
 
 def _child(job: dict) -> dict:
     """Run one measurement in a fresh interpreter; returns its JSON report."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
     done = subprocess.run([sys.executable, "-m", "experiments.memory", json.dumps(job)],
-                          capture_output=True, text=True, env=env, timeout=600, check=False)
+                          capture_output=True, text=True, env=env, cwd=root, timeout=600,
+                          check=False)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"memory child exited {done.returncode}: {tail}")

@@ -17,6 +17,9 @@ commands:
                 and listings without writing anything
   experiments   run experiments and write results/ (needs the frameworks installed);
                 see `python build.py experiments --help`
+  site          build the MkDocs site into site/ (needs requirements/test.txt)
+  verify        build twice into temporary directories and compare SHA-256 hashes
+  release       check tree, version and changelog, build, and write dist/SHA256SUMS
 """
 
 
@@ -31,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
                    "of [tool.paper] results (e.g. build/results-quick to preview a --quick run)")
     p.add_argument("--strict", action="store_true", help="treat warnings (unused references, noisy "
                    "measurements, mixed environments) as errors")
+    p.add_argument("--no-pdf", action="store_true", help="write only the HTML (a fast preview)")
     p.add_argument("--force", action="store_true", help="rebuild even if no input changed")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the result")
     return p
@@ -42,12 +46,21 @@ def main(argv: list[str] | None = None) -> int:
         from experiments.harness.cli import main as experiments_main
 
         return experiments_main(argv[1:])
+    if argv and argv[0] == "site":
+        from report.site import main as site_main
+
+        return site_main(argv[1:])
+    if argv and argv[0] in ("verify", "release"):
+        from report.release import main as release_main
+
+        return release_main(argv)
     args = _parser().parse_args(argv)
     log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, flush=True))
     from report.pipeline import build
 
     try:
         outcome = build(args.root, args.out, strict=args.strict, force=args.force, results_dir=args.results,
+                        pdf=not args.no_pdf,
                         check_only=args.command == "check", log=log)
     except UserError as exc:
         for line in str(exc).splitlines():
@@ -62,10 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         print(f"check passed with {len(outcome.warnings)} warning(s) in {outcome.seconds:.1f} s")
     elif outcome.skipped:
-        print(f"up to date: {_show(outcome.html_path)} and {_show(outcome.pdf_path)} (inputs unchanged)")
+        outputs = [p for p in (outcome.html_path, outcome.pdf_path) if p]
+        print(f"up to date: {' and '.join(map(_show, outputs))} (inputs unchanged)")
     else:
-        print(f"built {_show(outcome.html_path)} ({_size(outcome.html_path)}) and {_show(outcome.pdf_path)} "
-              f"({_size(outcome.pdf_path)}) in {outcome.seconds:.1f} s")
+        outputs = [f"{_show(p)} ({_size(p)})" for p in (outcome.html_path, outcome.pdf_path) if p]
+        print(f"built {' and '.join(outputs)} in {outcome.seconds:.1f} s")
     return 0
 
 

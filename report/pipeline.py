@@ -62,7 +62,7 @@ def _up_to_date(out_dir: Path, digest: str, outputs: list[Path]) -> bool:
 
 
 def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, force: bool = False,
-          check_only: bool = False, results_dir: Path | None = None,
+          check_only: bool = False, results_dir: Path | None = None, pdf: bool = True,
           log: Callable[[str], None] = print) -> BuildOutcome:
     """Build ``dist/<slug>-v<version>.{html,pdf}``; raise UserError listing every problem."""
     started = time.perf_counter()
@@ -74,9 +74,11 @@ def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, forc
     html_path = out_dir / f"{config.artifact_stem}.html"
     pdf_path = out_dir / f"{config.artifact_stem}.pdf"
     prov = read_provenance(root)
-    digest = input_hash(config, prov, f"strict={strict}")
-    if not check_only and not force and _up_to_date(out_dir, digest, [html_path, pdf_path]):
-        return BuildOutcome(html_path, pdf_path, skipped=True, seconds=time.perf_counter() - started)
+    digest = input_hash(config, prov, f"strict={strict},pdf={pdf}")
+    outputs = [html_path, pdf_path] if pdf else [html_path]
+    if not check_only and not force and _up_to_date(out_dir, digest, outputs):
+        return BuildOutcome(html_path, pdf_path if pdf else None, skipped=True,
+                            seconds=time.perf_counter() - started)
 
     from report.assemble import assemble_page  # heavy imports only when there is work to do
 
@@ -89,12 +91,15 @@ def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, forc
     from report.pdf import render_pdf
 
     html_bytes = page.html.encode("utf-8")
-    pdf_bytes = render_pdf(page.html, root, prov.epoch, page.attachments, pdf_variant=page.pdf_variant)
+    pdf_bytes = render_pdf(page.html, root, prov.epoch, page.attachments,
+                           pdf_variant=page.pdf_variant) if pdf else None
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(html_path, html_bytes)
-    atomic_write(pdf_path, pdf_bytes)
+    if pdf_bytes is not None:
+        atomic_write(pdf_path, pdf_bytes)
     atomic_write(out_dir / STAMP_NAME, json.dumps(
-        {"inputs": digest, "html": html_path.name, "pdf": pdf_path.name}, sort_keys=True).encode())
-    outcome.html_path, outcome.pdf_path = html_path, pdf_path
+        {"inputs": digest, "html": html_path.name, "pdf": pdf_path.name if pdf else None},
+        sort_keys=True).encode())
+    outcome.html_path, outcome.pdf_path = html_path, pdf_path if pdf else None
     outcome.seconds = time.perf_counter() - started
     return outcome

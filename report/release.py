@@ -83,7 +83,7 @@ def release_problems(root: Path) -> list[str]:
     if status.returncode != 0:
         problems.append("not a git repository: a release must be built from a commit")
     elif status.stdout.strip():
-        changed = status.stdout.strip().splitlines()
+        changed = status.stdout.rstrip("\n").splitlines()
         problems.append(f"the working tree is not clean ({len(changed)} changed or untracked file(s), e.g. "
                         f"{changed[0][3:]}); commit or remove them first")
     tag = f"v{config.version}"

@@ -271,6 +271,7 @@ def build_site(root: Path, site_dir: Path | None = None, dist_dir: Path | None =
             out = (proc.stdout + proc.stderr).splitlines()
             lines = [l for l in out if "WARNING" in l or "ERROR" in l]
             raise UserError("mkdocs build --strict failed:\n" + "\n".join(lines or out[-20:]))
+        _prune(tmp)
         old = site_dir.with_name(f".{site_dir.name}.old")
         if old.exists():
             shutil.rmtree(old)
@@ -281,6 +282,15 @@ def build_site(root: Path, site_dir: Path | None = None, dist_dir: Path | None =
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return site_dir
+
+
+def _prune(site: Path) -> None:
+    """Drop theme files nothing loads: the search worker and its lunr languages (there is no
+    search plugin) and source maps. About 2.2 MiB of the 2.7 MiB material would ship."""
+    for sub in ("assets/javascripts/lunr", "assets/javascripts/workers"):
+        shutil.rmtree(site / sub, ignore_errors=True)
+    for path in (site / "assets").rglob("*.map"):
+        path.unlink()
 
 
 def tree_size(path: Path) -> int:

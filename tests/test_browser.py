@@ -222,3 +222,37 @@ def test_site_in_browser_from_file_system(browser, site_project, tmp_path):
     check_page(paper)
     assert paper["charts"] and all(c[0] > 100 for c in paper["charts"])
     assert any(l.endswith("/results/latency.json") for l in paper["links"])
+
+
+def test_site_when_served_over_http(browser, site_project):
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site_project / "site"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        for page in ("index.html", "paper.html", f"paper/{STEM}.html"):
+            browser.events.clear()
+            browser.call("Page.navigate", url=f"{base}/{page}")
+            browser.wait_for("Page.loadEventFired")
+            browser.drain(0.3)
+            # The standalone paper page names no icon, so the browser asks for /favicon.ico itself.
+            errors = [e for e in browser.errors() if not e.endswith("/favicon.ico")]
+            assert errors == [], (page, errors)
+            facts = browser.call("Runtime.evaluate", expression=PAGE_FACTS, returnByValue=True)["result"]["value"]
+            assert facts["missingAnchors"] == [] and facts["bodyHeight"] > 200
+            for url in facts["links"] + facts["frames"]:
+                if url.startswith(base):
+                    target = url.split("#")[0]
+                    assert urllib.request.urlopen(target, timeout=10).status == 200, url
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -112,7 +112,7 @@ def test_first_page_renders_with_content(built_fixture, tmp_path):
     width, height = int(m.group(1)), int(m.group(2))
     pixels = data[m.end():]
     assert len(pixels) == width * height and width > 200 and height > 300  # A4 at 40 dpi
-    dark = sum(1 for p in pixels if p < 128)
-    assert dark / len(pixels) > 0.01, "page 1 is blank"
-    # Text on the upper part of the page (the title block), not only a footer.
-    assert sum(1 for p in pixels[: len(pixels) // 3] if p < 128) > 100
+    inked = sum(1 for p in pixels if p < 200)  # anti-aliased text at 40 dpi is mostly grey
+    assert inked / len(pixels) > 0.005, f"page 1 is (nearly) blank: {inked} inked pixels"
+    # Ink in the upper third (the title block), not only a footer.
+    assert sum(1 for p in pixels[: len(pixels) // 3] if p < 200) > 300

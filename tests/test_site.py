@@ -60,6 +60,7 @@ def test_site_has_every_page(site_project):
     for page in ("index", "paper", "results", "reproduce", "contributing", "cite", "changelog"):
         assert (site / f"{page}.html").is_file(), page  # use_directory_urls: false
     assert not (site / "search").exists()  # no search plugin: nothing to fail under file://
+    assert not (site / "assets" / "javascripts" / "lunr").exists()  # unused theme files pruned
     index = (site / "index.html").read_text()
     assert "fonts.googleapis.com" not in index  # works offline
 

@@ -1,0 +1,123 @@
+"""The core experiments (inference, training, parity, memory) enumerate sane tasks and their
+``run`` returns every declared metric with plausible values on the smallest task.
+
+``run`` is called in-process with the harness's real ``Context`` in quick mode (no timing
+assertions: the values only have to be positive and finite). The full benchmarks run through
+the CLI, not here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # as the compile tasks' workers
+
+from experiments import inference, memory, parity, training  # noqa: E402
+from experiments.harness import Context  # noqa: E402
+from experiments.harness.cases import check_unique  # noqa: E402
+from experiments.models.weights import MODELS  # noqa: E402
+
+EXPERIMENTS = (inference, training, parity, memory)
+
+
+def ctx() -> Context:
+    return Context(quick=True, threads=2, seed=0, device="cpu")
+
+
+def find(module, **where):
+    for task in module.tasks(True):
+        if all(getattr(task, k, task.params.get(k)) == v for k, v in where.items()):
+            return task
+    raise LookupError(where)
+
+
+def check(task, measurements):
+    """Every declared metric reported once, ok, with positive finite samples."""
+    assert sorted(m.metric for m in measurements) == sorted(m.name for m in task.metrics)
+    for m in measurements:
+        assert m.status == "ok", m.error
+        assert m.samples and all(math.isfinite(s) and s >= 0 for s in m.samples), m
+    return {m.metric: m.samples for m in measurements}
+
+
+@pytest.mark.parametrize("module", EXPERIMENTS, ids=lambda m: m.NAME)
+@pytest.mark.parametrize("quick", [True, False])
+def test_tasks_are_unique_and_cover_every_model(module, quick):
+    tasks = module.tasks(quick)
+    check_unique(tasks, module.NAME)
+    assert {t.model for t in tasks} == (set(MODELS) if not quick or module is not memory
+                                        else {"mlp"})
+    assert {t.framework for t in tasks} == {"pytorch", "tensorflow"}
+
+
+def test_inference_declares_latency_throughput_and_thread_scaling():
+    tasks = inference.tasks(False)
+    assert {t.params["batch_size"] for t in tasks} == {1, 32, 256}
+    scaling = {(t.framework, t.mode, t.model) for t in tasks if t.threads == 1}
+    assert scaling == {(f, m, model) for f, m in inference.MAIN_MODES for model in MODELS}
+    xla = [t for t in tasks if t.mode == "xla"]
+    assert xla and all(t.params["jit_compile"] is True for t in xla)
+    assert all("compile_time" in {m.name for m in t.metrics} for t in xla)
+
+
+@pytest.mark.parametrize("framework,mode", [("pytorch", "eager"), ("tensorflow", "eager"),
+                                            ("tensorflow", "xla")])
+def test_inference_runs(framework, mode):
+    task = find(inference, framework=framework, mode=mode, model="mlp")
+    samples = check(task, inference.run(task, ctx()))
+    metric = "latency" if task.params["batch_size"] == 1 else "throughput"
+    assert min(samples[metric]) > 0
+
+
+def test_inference_latency_is_per_call_in_ms():
+    task = find(inference, framework="tensorflow", mode="graph", model="mlp", batch_size=1)
+    samples = check(task, inference.run(task, ctx()))
+    assert 0 < min(samples["latency"]) < 1000  # milliseconds, not seconds
+    assert len(samples["latency"]) > 5         # one sample per call
+
+
+@pytest.mark.parametrize("framework,mode", [("pytorch", "eager"), ("tensorflow", "graph")])
+def test_training_runs(framework, mode):
+    task = find(training, framework=framework, mode=mode, model="mlp")
+    samples = check(task, training.run(task, ctx()))
+    assert min(samples["throughput"]) > 0
+    assert task.params["batch_size"] == 8 and task.params["optimizer"] == "adam"
+
+
+def test_training_compile_reports_compile_time():
+    task = find(training, framework="pytorch", mode="compile", model="mlp")
+    samples = check(task, training.run(task, ctx()))
+    assert samples["compile_time"][0] >= 0
+
+
+@pytest.mark.parametrize("framework,mode,model", [("tensorflow", "eager", "cnn"),
+                                                  ("tensorflow", "graph", "lstm")])
+def test_parity_models_agree(framework, mode, model):
+    task = find(parity, framework=framework, mode=mode, model=model)
+    samples = check(task, parity.run(task, ctx()))
+    assert samples["max_abs_diff"][0] < 1e-4
+    assert samples["max_rel_diff"][0] < 1e-3
+    assert samples["label_agreement"] == [1.0]
+
+
+def test_parity_compare_detects_differences():
+    import numpy as np
+
+    a = np.array([[1.0, 0.0], [0.0, 1.0]])
+    b = np.array([[1.0, 0.5], [0.6, 0.0]])
+    scores = parity.compare(a, b)
+    assert scores["max_abs_diff"] == pytest.approx(1.0)
+    assert scores["max_rel_diff"] == pytest.approx(1.0)
+    assert scores["label_agreement"] == 0.5
+
+
+def test_memory_measures_a_fresh_process():
+    task = find(memory, framework="pytorch", model="mlp", phase="training")
+    samples = check(task, memory.run(task, ctx()))
+    assert 50 < samples["peak_rss"][0] < 8192               # MiB
+    assert samples["peak_rss_over_import"][0] < samples["peak_rss"][0]

@@ -1,0 +1,136 @@
+"""The real paper: built from the committed results, with every section, figure, table, listing and
+reference in place, and no measured number typed into the templates."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+SECTIONS = ["sec:intro", "sec:background", "sec:programming", "sec:methodology", "sec:performance",
+            "sec:deployment", "sec:ecosystem", "sec:applications", "sec:discussion", "sec:threats",
+            "sec:future", "sec:conclusion", "sec:reproducibility"]
+# Sections whose prose may not contain a literal number (every number comes from results/).
+NO_LITERALS = ["performance.html.j2", "performance_resources.html.j2", "deployment.html.j2"]
+# Names that contain digits but are not numbers.
+ALLOWED_TOKENS = re.compile(r"(?<!\w)(FP32|float32|p90|p99|95%|TF\s?2|Keras\s3|PyTorch\s2)(?!\w)")
+
+
+def build_paper(root: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "build.py"), "--root", str(root), "--out", str(out),
+                           "--force", *extra], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def paper(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("paper")
+    result = build_paper(REPO, out)
+    assert result.returncode == 0, result.stderr
+    html = next(out.glob("*.html")).read_text(encoding="utf-8")
+    return {"html": html, "pdf": next(out.glob("*.pdf")), "stderr": result.stderr}
+
+
+def test_every_section_is_present_in_order(paper):
+    positions = [paper["html"].find(f'id="{s}"') for s in SECTIONS]
+    assert all(p > 0 for p in positions), [s for s, p in zip(SECTIONS, positions) if p < 0]
+    assert positions == sorted(positions)
+    assert '<nav class="toc"' in paper["html"] and 'id="abstract"' in paper["html"]
+
+
+def test_enough_figures_tables_listings_and_references(paper):
+    html = paper["html"]
+    assert len(re.findall(r'<figure class="chart"', html)) >= 8
+    assert len(re.findall(r'<span class="label">Table \d+\.', html)) >= 3
+    assert len(re.findall(r'<figure class="listing"', html)) >= 4
+    assert len(re.findall(r'<li id="ref-', html)) >= 30
+
+
+def test_every_figure_and_table_is_referenced(paper):
+    html = paper["html"]
+    labels = re.findall(r'<(?:figure|table) [^>]*id="((?:fig|tab|lst):[^"]+)"', html)
+    assert labels
+    unreferenced = [l for l in labels if f'class="xref" href="#{l}"' not in html]
+    assert unreferenced == []
+
+
+def test_every_bibliography_entry_is_cited(paper):
+    keys = re.findall(r"^@\w+\{([^,]+),", (REPO / "references.bib").read_text(encoding="utf-8"), re.M)
+    missing = [k for k in keys if f'id="ref-{k}"' not in paper["html"]]
+    assert len(keys) >= 30 and missing == []
+    assert "never cited" not in paper["stderr"]
+
+
+def test_no_unresolved_markers(paper):
+    assert "[??]" not in paper["html"] and "\x00" not in paper["html"]
+
+
+def test_pdf_has_at_least_fifteen_pages(paper):
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("needs poppler-utils (installed by .ci/run)")
+    info = subprocess.run(["pdfinfo", str(paper["pdf"])], capture_output=True, text=True, check=True).stdout
+    assert int(re.search(r"Pages:\s+(\d+)", info).group(1)) >= 15
+
+
+def _prose(text: str) -> str:
+    """Template text with Jinja comments, tags and expressions removed: what a reader sees verbatim."""
+    text = re.sub(r"\{#.*?#\}", " ", text, flags=re.S)
+    text = re.sub(r"\{%.*?%\}", " ", text, flags=re.S)
+    text = re.sub(r"\{\{.*?\}\}", " ", text, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", text)
+
+
+@pytest.mark.parametrize("name", NO_LITERALS)
+def test_no_number_is_typed_into_results_sections(name):
+    text = (REPO / "templates" / "sections" / name).read_text(encoding="utf-8")
+    # Not in the prose a reader sees ...
+    prose = ALLOWED_TOKENS.sub(" ", _prose(text))
+    assert re.findall(r"\d", prose) == [], f"{name}: literal digits in prose"
+    # ... and not inside template expressions either (filters take values from results via params()).
+    code = " ".join(re.findall(r"\{\{.*?\}\}|\{%.*?%\}", re.sub(r"\{#.*?#\}", "", text, flags=re.S), flags=re.S))
+    code = re.sub(r'"[^"]*"', '""', code)  # string literals (labels, captions) are not numbers
+    code = re.sub(r"numeric=\[[\d, ]*\]", "", code)  # which table columns are right-aligned
+    assert re.findall(r"(?<![\w.])\d+(\.\d+)?(?![\w])", code) == [], f"{name}: numeric literal in an expression"
+
+
+def test_perturbed_result_changes_number_and_sentence(tmp_path):
+    """Change one measurement in a copy of the results; the paper's number and comparison follow."""
+    root = tmp_path / "repo"
+    for part in ("report", "templates", "results", "experiments"):
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("pyproject.toml", "references.bib", "build.py"):
+        shutil.copy(REPO / part, root / part)
+    path = root / "results" / "inference.json"
+    data = json.loads(path.read_text())
+    target = next(c for c in data["cases"] if c["status"] == "ok" and c["framework"] == "pytorch"
+                  and c["mode"] == "eager" and c["model"] == "cnn" and c["metric"] == "latency")
+    rival = next(c for c in data["cases"] if c["status"] == "ok" and c["framework"] == "tensorflow"
+                 and c["mode"] == "eager" and c["model"] == "cnn" and c["metric"] == "latency")
+    before = build_paper(root, tmp_path / "before", "--no-pdf")
+    assert before.returncode == 0, before.stderr
+    html_before = next((tmp_path / "before").glob("*.html")).read_text()
+
+    # Make PyTorch eager clearly slower than TensorFlow eager: the abstract's sentence must flip.
+    factor = 1000 * rival["ci95"][1] / max(target["ci95"][0], 1e-12)
+    for key in ("median", "p90", "p99", "mean"):
+        target[key] = target[key] * factor
+    target["samples"] = [s * factor for s in target["samples"]]
+    target["ci95"] = [v * factor for v in target["ci95"]]
+    path.write_text(json.dumps(data, sort_keys=True))
+    after = build_paper(root, tmp_path / "after", "--no-pdf")
+    assert after.returncode == 0, after.stderr
+    html_after = next((tmp_path / "after").glob("*.html")).read_text()
+
+    from report.formatting import fmt_number
+
+    assert fmt_number(target["median"]) + " ms" in html_after
+    abstract_before = html_before[html_before.index('id="abstract"'):html_before.index('<nav class="toc"')]
+    abstract_after = html_after[html_after.index('id="abstract"'):html_after.index('<nav class="toc"')]
+    assert abstract_before != abstract_after
+    assert re.search(r"PyTorch eager \([^)]*\) is [\d.,]+× slower than TensorFlow eager", abstract_after)
