@@ -43,6 +43,7 @@ class ChartSpec:
     xlabel: str | None = None
     x_order: Sequence[Any] | None = None
     series_labels: dict[str, str] = field(default_factory=dict)
+    x_labels: dict[Any, str] = field(default_factory=dict)
 
 
 CASE_FIELDS = ("id", "framework", "mode", "model", "metric", "unit", "status", "better")
@@ -169,7 +170,7 @@ def _draw_bars(ax, spec: ChartSpec) -> None:
         for p in failed:
             ax.text(p, floor if spec.log else 0, "n/a", rotation=90, ha="center", va="bottom",
                     fontsize=6.5, color="#991b1b")
-    ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+    ax.set_xticks(range(len(xs)), [spec.x_labels.get(x, str(x)) for x in xs])
 
 
 def _draw_lines(ax, spec: ChartSpec) -> None:

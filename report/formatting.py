@@ -26,6 +26,7 @@ MODE_NAMES = {
     "xla": "XLA",
 }
 TIME_UNITS = {"s", "ms", "us", "µs", "ns"}
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def fmt_number(x: float, digits: int = 3) -> str:
@@ -35,6 +36,9 @@ def fmt_number(x: float, digits: int = 3) -> str:
     if x == 0:
         return "0"
     magnitude = math.floor(math.log10(abs(x)))
+    if magnitude < -3:  # 4.47×10⁻⁷ rather than 0.000000447
+        mantissa = fmt_number(x / 10 ** magnitude, digits)
+        return f"{mantissa}×10{str(magnitude).translate(_SUPERSCRIPT)}"
     if magnitude >= digits - 1:
         return f"{round(x):,}"
     decimals = max(0, digits - 1 - magnitude)

@@ -27,6 +27,7 @@ from report.results import Case, ResultsSet
 
 REF_MARK = "\x00ref:{}\x00"
 KINDS = {"fig": "Figure", "tab": "Table", "lst": "Listing"}
+LONG_TABLE_ROWS = 25  # longer tables may break across pages; shorter ones are kept whole
 UNRESOLVED = Markup('<span class="unresolved">[??]</span>')
 
 
@@ -165,10 +166,18 @@ class Helpers:
     def figure(self, label: str, caption: str, experiment: str, metric: str, x: str = "model",
                series: Iterable[str] = ("framework", "mode"), kind: str = "bar", log: bool = False,
                ylabel: str | None = None, xlabel: str | None = None, x_order: list | None = None,
-               series_labels: dict[str, str] | None = None, **where_filters: Any) -> Markup:
+               series_labels: dict[str, str] | None = None, cases: list[Case] | None = None,
+               x_labels: dict[Any, str] | None = None,
+               **where_filters: Any) -> Markup:
+        """A chart of one metric. ``cases`` plots exactly those cases (built in the template,
+        e.g. two modes concatenated) instead of the ``where_filters`` selection."""
         where = template_location()
         number, label = self._new_label("fig", label, where)
-        found = self._cases(experiment, {"metric": metric, **where_filters}, where)
+        if cases is not None:
+            self._cases(experiment, {}, where)  # records the experiment as used, checks it exists
+            found = [c for c in cases if c is not None and c.data["metric"] == metric]
+        else:
+            found = self._cases(experiment, {"metric": metric, **where_filters}, where)
         if self.results.experiment(experiment) is not None and not found:
             self.problems.error(f"{where}: figure '{label}': no '{metric}' cases in '{experiment}' match "
                                 f"{formatting.describe_params(where_filters)}")
@@ -179,7 +188,7 @@ class Helpers:
         unit = found[0].data["unit"]
         spec = ChartSpec(kind=kind, cases=found, x=x, series=tuple(series), log=log,
                          ylabel=ylabel or f"{metric.replace('_', ' ')} ({unit})", xlabel=xlabel,
-                         x_order=x_order, series_labels=series_labels or {})
+                         x_order=x_order, series_labels=series_labels or {}, x_labels=x_labels or {})
         rf = self.results.experiment(experiment)
         fig = Figure(label, number, caption, spec, experiment, rf.path, rf.data["module"])
         self.state.figures.append(fig)
@@ -200,9 +209,9 @@ class Helpers:
                 Markup('<td class="num">{}</td>' if i in numeric else "<td>{}</td>").format(v)
                 for i, v in enumerate(row))
             body += Markup("<tr>{}</tr>\n").format(cells)
-        return Markup('<div class="table-wrap"><table id="{}"><caption><span class="label">Table {}.</span> {}'
+        return Markup('<div class="table-wrap{}"><table id="{}"><caption><span class="label">Table {}.</span> {}'
                       '</caption>\n<thead><tr>{}</tr></thead>\n<tbody>{}</tbody></table></div>').format(
-            label, number, caption, head, body)
+            " long" if len(rows) > LONG_TABLE_ROWS else "", label, number, caption, head, body)
 
     def listing(self, module: str, name: str, label: str | None = None, caption: str | None = None) -> Markup:
         where = template_location()
