@@ -43,7 +43,6 @@ def tasks(quick: bool) -> list[Task]:
                 for bs in batches:
                     if quick and slow_compile and bs == 1:
                         continue  # keep --quick under a minute: one compile per model
-
                     metrics = (LATENCY if bs == 1 else THROUGHPUT,)
                     if compiled:
                         metrics += (COMPILE_TIME,)

@@ -110,6 +110,8 @@ def ratio(a: Case, b: Case) -> float | None:
 def _adjectives(case: Case) -> tuple[str, str]:
     if case.data["better"] == "lower":
         return ("faster", "slower") if case.data["unit"] in TIME_UNITS else ("smaller", "larger")
+    if case.data["unit"].endswith("/s"):  # throughputs: samples/s, GFLOP/s
+        return ("faster", "slower")
     return ("higher", "lower")
 
 

@@ -1,0 +1,54 @@
+"""Numbers and comparison sentences generated from cases: direction, size and the tie wording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from report.formatting import compare_sentence, fmt_case, fmt_number, fmt_quantity
+from report.results import Case
+
+
+def case(fw, median, lo, hi, unit="ms", better="lower", status="ok", error=None, mode="eager"):
+    data = {"id": f"{fw}/{mode}", "framework": fw, "mode": mode, "model": "mlp", "metric": "m", "unit": unit,
+            "better": better, "params": {}, "samples": [median] * 3 if status == "ok" else [], "n": 3,
+            "median": median if status == "ok" else None, "ci95": [lo, hi] if status == "ok" else None,
+            "status": status, "error": error}
+    return Case("exp", Path("results/exp.json"), data)
+
+
+def test_fmt_number():
+    assert fmt_number(0.1234) == "0.123"
+    assert fmt_number(12.0) == "12"
+    assert fmt_number(123456.7) == "123,457"
+    assert fmt_number(4.47e-7) == "4.47×10⁻⁷"
+    assert fmt_quantity(3 * 1024 * 1024, "bytes") == "3 MiB"
+    assert fmt_quantity(0.5, "%") == "0.5%"
+
+
+def test_lower_is_better_time_direction_and_size():
+    fast, slow = case("pytorch", 1.0, 0.9, 1.1), case("tensorflow", 3.0, 2.9, 3.1)
+    assert compare_sentence(fast, slow) == "PyTorch eager (1 ms) is 3× faster than TensorFlow eager (3 ms)"
+    assert compare_sentence(slow, fast) == "TensorFlow eager (3 ms) is 3× slower than PyTorch eager (1 ms)"
+
+
+def test_higher_is_better_throughput():
+    a = case("pytorch", 200.0, 190, 210, unit="samples/s", better="higher", mode="compile")
+    b = case("tensorflow", 100.0, 95, 105, unit="samples/s", better="higher", mode="graph")
+    assert compare_sentence(a, b) == ("PyTorch torch.compile (200 samples/s) is 2× faster than "
+                                      "TensorFlow tf.function (100 samples/s)")
+    m1 = case("pytorch", 300.0, 290, 310, unit="MiB")
+    m2 = case("tensorflow", 600.0, 590, 610, unit="MiB")
+    assert "is 2× smaller than" in compare_sentence(m1, m2, "PyTorch", "TensorFlow")
+
+
+def test_overlapping_intervals_are_no_clear_difference():
+    a, b = case("pytorch", 1.0, 0.8, 1.3), case("tensorflow", 1.1, 1.0, 1.4)
+    assert compare_sentence(a, b).endswith("show no clear difference (their 95% CIs overlap)")
+
+
+def test_failed_case_is_reported_with_reason():
+    ok = case("pytorch", 1.0, 0.9, 1.1)
+    bad = case("litert", 0, 0, 0, status="failed", error="RuntimeError: Flex delegate missing")
+    assert fmt_case(bad) == "n/a (failed: RuntimeError: Flex delegate missing)"
+    assert compare_sentence(ok, bad, "TorchScript", "LiteRT") == (
+        "TorchScript produced a result while LiteRT did not (n/a (failed: RuntimeError: Flex delegate missing))")
