@@ -74,6 +74,8 @@ def build_context(config: PaperConfig, prov: Provenance, results: ResultsSet) ->
         "cite_as": cite_as(config, prov),
         # Largest output difference still called floating-point rounding (float32 logits).
         "numeric_tolerance": 1e-4,
+        # Error texts quoted in the paper's tables are cut to this length; results keep them whole.
+        "error_chars": 160,
     }
 
 

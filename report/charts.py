@@ -106,8 +106,9 @@ def render_svg(spec: ChartSpec) -> str:
             ax.set_axisbelow(True)
             handles, labels = ax.get_legend_handles_labels()
             if handles:
-                ax.legend(handles, labels, fontsize=7.5, frameon=False, ncol=min(3, len(labels)),
-                          loc="upper left", bbox_to_anchor=(1.0, 1.0) if len(labels) > 6 else None)
+                # Above the axes, so it never covers a bar or a line.
+                ax.legend(handles, labels, fontsize=7.5, frameon=False, ncol=min(4, len(labels)),
+                          loc="lower center", bbox_to_anchor=(0.5, 1.0), borderaxespad=0.3)
             fig.tight_layout()
             buf = io.StringIO()
             fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})

@@ -27,6 +27,8 @@ from report.results import Case, ResultsSet
 
 REF_MARK = "\x00ref:{}\x00"
 KINDS = {"fig": "Figure", "tab": "Table", "lst": "Listing"}
+SHORT_PARAM = 16   # longer string parameters are left out of appendix tables
+SHORT_ERROR = 90   # error texts are cut to this many characters in tables
 LONG_TABLE_ROWS = 25  # longer tables may break across pages; shorter ones are kept whole
 UNRESOLVED = Markup('<span class="unresolved">[??]</span>')
 
@@ -271,17 +273,23 @@ class Helpers:
                           numeric=range(1, len(col_keys) + 1))
 
     def cases_table(self, label: str, caption: str, experiment: str, **filters: Any) -> Markup:
-        """Every matching case with its parameters, median, CI, p90/p99 and status."""
+        """Every matching case: its short parameters, median, CI and sample count. Long string
+        parameters (descriptions of the setup) and long error texts are shortened; the results
+        file has them in full."""
         rows = []
         for c in self._cases(experiment, filters, template_location()):
-            params = ", ".join(f"{k}={v}" for k, v in sorted(c.data["params"].items()))
             d = c.data
-            rows.append([f"{d['framework']}/{d['mode']}", d["model"], d["metric"], params,
-                         formatting.fmt_case(c, ci=False),
+            params = ", ".join(f"{k}={v}" for k, v in sorted(d["params"].items())
+                               if not (isinstance(v, str) and len(v) > SHORT_PARAM))
+            if not c.ok:  # the reason goes in the wrapping column, not the narrow numeric one
+                error = d.get("error") or "no reason recorded"
+                params += f"; {d['status']}: " + (error if len(error) <= SHORT_ERROR else error[:SHORT_ERROR] + "…")
+            rows.append([f"{d['framework']}/{d['mode']}/{d['model']}", d["metric"], params,
+                         formatting.fmt_case(c, ci=False) if c.ok else f"n/a ({d['status']})",
                          formatting.fmt_range(*d["ci95"], d["unit"]) if c.ok and d.get("ci95") else "—",
                          str(d.get("n", len(d["samples"]))) + (" (noisy)" if d.get("noisy") else "")])
-        return self.table(label, caption, ["framework/mode", "model", "metric", "parameters", "median",
-                                           "95% CI", "n"], rows, numeric=(4, 5, 6))
+        return self.table(label, caption, ["case", "metric", "parameters", "median", "95% CI", "n"], rows,
+                          numeric=(3, 4, 5))
 
     def fmt(self, value: float, unit: str = "") -> str:
         return formatting.fmt_quantity(value, unit)
