@@ -8,14 +8,13 @@ interrupted run leaves either the previous file or the new one, never half of ei
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import jsonschema
 
 from experiments.harness.errors import HarnessError
 from report.schema import RESULTS_SCHEMA
+from report.writer import atomic_write
 
 
 def validate(document: dict, where: str) -> None:
@@ -31,37 +30,9 @@ def dumps(document: dict) -> str:
     return json.dumps(document, sort_keys=True, indent=1, allow_nan=False) + "\n"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` all at once; on any failure the old file stays intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable; not possible everywhere
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    atomic_write(path, text.encode("utf-8"))
 
 
 def write_results(path: Path, document: dict) -> None:
