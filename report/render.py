@@ -197,11 +197,12 @@ class Helpers:
         return Markup("\x00figure:{}\x00").format(len(self.state.figures) - 1)
 
     def table(self, label: str, caption: str, columns: list[str], rows: list[list[Any]],
-              numeric: Iterable[int] = ()) -> Markup:
+              numeric: Iterable[int] = (), css_class: str = "") -> Markup:
         where = template_location()
         number, label = self._new_label("tab", label, where)
         numeric = set(numeric)
-        head = Markup("").join(Markup("<th>{}</th>").format(c) for c in columns)
+        head = Markup("").join(Markup('<th class="num">{}</th>' if i in numeric else "<th>{}</th>").format(c)
+                               for i, c in enumerate(columns))
         body = Markup("")
         for row in rows:
             if len(row) != len(columns):
@@ -211,9 +212,9 @@ class Helpers:
                 Markup('<td class="num">{}</td>' if i in numeric else "<td>{}</td>").format(v)
                 for i, v in enumerate(row))
             body += Markup("<tr>{}</tr>\n").format(cells)
-        return Markup('<div class="table-wrap{}"><table id="{}"><caption><span class="label">Table {}.</span> {}'
+        return Markup('<div class="table-wrap{}"><table id="{}" class="{}"><caption><span class="label">Table {}.</span> {}'
                       '</caption>\n<thead><tr>{}</tr></thead>\n<tbody>{}</tbody></table></div>').format(
-            " long" if len(rows) > LONG_TABLE_ROWS else "", label, number, caption, head, body)
+            " long" if len(rows) > LONG_TABLE_ROWS else "", label, css_class, number, caption, head, body)
 
     def listing(self, module: str, name: str, label: str | None = None, caption: str | None = None) -> Markup:
         where = template_location()
@@ -289,7 +290,7 @@ class Helpers:
                          formatting.fmt_range(*d["ci95"], d["unit"]) if c.ok and d.get("ci95") else "—",
                          str(d.get("n", len(d["samples"]))) + (" (noisy)" if d.get("noisy") else "")])
         return self.table(label, caption, ["case", "metric", "parameters", "median", "95% CI", "n"], rows,
-                          numeric=(3, 4, 5))
+                          numeric=(3, 4, 5), css_class="cases")
 
     def fmt(self, value: float, unit: str = "") -> str:
         return formatting.fmt_quantity(value, unit)
