@@ -101,6 +101,13 @@ class _Stages:
         self.results[metric] = Measurement(metric, [elapsed])
         return value
 
+    def convert_and_load(self, artifact_dir: Path, convert, load):
+        """Time the conversion, size what it wrote, then time loading it back."""
+        self.timed("convert_time", "convert", convert)
+        if not self.failure:
+            self.ok("artifact_size", [float(_dir_bytes(artifact_dir))])
+        return self.timed("load_time", "load", load)
+
     def ok(self, metric: str, samples: list[float]) -> None:
         if not self.failure:
             self.results[metric] = Measurement(metric, samples)
@@ -160,10 +167,7 @@ def _torch_path(task: Task, ctx, tmp: Path, st: _Stages):
         st.extra["api"] = f"torch.onnx.export (torch {torch.__version__} default exporter)"
         load = lambda: _ort_session(path, ctx)  # noqa: E731
 
-    st.timed("convert_time", "convert", convert)
-    if not st.failure:
-        st.ok("artifact_size", [float(_dir_bytes(tmp))])
-    loaded = st.timed("load_time", "load", load)
+    loaded = st.convert_and_load(tmp, convert, load)
     if st.failure:
         return
     if task.mode == "onnx":
@@ -237,10 +241,7 @@ def _keras_path(task: Task, ctx, tmp: Path, st: _Stages):
         convert = lambda: model.export(str(path), format="onnx", verbose=False)  # noqa: E731
         load = lambda: _ort_session(path, ctx)  # noqa: E731
 
-    st.timed("convert_time", "convert", convert)
-    if not st.failure:
-        st.ok("artifact_size", [float(_dir_bytes(tmp))])
-    loaded = st.timed("load_time", "load", load)
+    loaded = st.convert_and_load(tmp, convert, load)
     if st.failure:
         return
     if task.mode == "savedmodel":

@@ -10,13 +10,8 @@ how each framework uses the second core.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-from dataclasses import asdict
-from statistics import median
-
 from experiments.harness import Measurement, Metric, Task
-from experiments.models.modes import COMPILE_NOTES, COMPILED_MODES, MODE_PARAMS, MODES, \
-    TASK_ENV
+from experiments.models.modes import COMPILED_MODES, MODE_PARAMS, MODES, TASK_ENV
 from experiments.models.weights import MODELS
 
 NAME = "inference"
@@ -76,33 +71,13 @@ def run(task: Task, ctx) -> list[Measurement]:
     from experiments.models import modes
 
     bs = int(task.params["batch_size"])
-    key = (task.framework, task.mode)
-    compiled = key in COMPILED_MODES
-    extra: dict = {}
-    if task.framework == "pytorch":
-        setup = modes.fresh_inductor(not ctx.quick) if compiled else nullcontext()
-    else:
-        setup = nullcontext()
-        if task.mode == "xla":
-            modes.warm_xla()
-    with setup:
-        call, sync = (_torch_call if task.framework == "pytorch" else _tf_call)(task, ctx, bs)
-        first = modes.first_call_seconds(call, sync) if compiled else None
-        if task.framework == "pytorch" and compiled:
-            extra["dynamo_graphs"] = modes.dynamo_graphs()
-        seconds = ctx.timeit(call, sync=sync, per_call=(bs == 1))
-    timing = getattr(ctx, "last_timing", None)
-    if timing is not None:
-        extra["timing"] = asdict(timing)
-    notes = None
-    if extra.get("dynamo_graphs") == 0:
-        notes = ("torch.compile captured no graph (dynamo does not trace nn.LSTM by default, "
-                 "torch._dynamo.config.allow_rnn=False): the model ran eagerly")
+    make_call = _torch_call if task.framework == "pytorch" else _tf_call
+    timed = modes.time_mode(task, ctx, lambda: make_call(task, ctx, bs), per_call=(bs == 1))
     if bs == 1:
-        out = [Measurement("latency", [s * 1e3 for s in seconds], extra=extra, notes=notes)]
+        samples, metric = [s * 1e3 for s in timed.seconds], "latency"
     else:
-        out = [Measurement("throughput", [bs / s for s in seconds], extra=extra, notes=notes)]
-    if compiled and any(m.name == "compile_time" for m in task.metrics):
-        out.append(Measurement("compile_time", [max(0.0, first - median(seconds))],
-                               extra={"first_call_s": first}, notes=COMPILE_NOTES[key]))
+        samples, metric = [bs / s for s in timed.seconds], "throughput"
+    out = [Measurement(metric, samples, extra=timed.extra, notes=timed.notes)]
+    if timed.first_call_s is not None and any(m.name == "compile_time" for m in task.metrics):
+        out.append(timed.compile_time((task.framework, task.mode)))
     return out

@@ -11,13 +11,8 @@ and as ``tf.function(jit_compile=True)``. The step bodies are
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-from dataclasses import asdict
-from statistics import median
-
 from experiments.harness import Measurement, Metric, Task
-from experiments.models.modes import COMPILE_NOTES, COMPILED_MODES, MODE_PARAMS, MODES, \
-    TASK_ENV
+from experiments.models.modes import COMPILED_MODES, MODE_PARAMS, MODES, TASK_ENV
 from experiments.models.weights import MODELS
 
 NAME = "training"
@@ -79,28 +74,9 @@ def run(task: Task, ctx) -> list[Measurement]:
     from experiments.models import modes
 
     bs = int(task.params["batch_size"])
-    key = (task.framework, task.mode)
-    compiled = key in COMPILED_MODES
-    extra: dict = {}
-    setup = nullcontext()
-    if task.framework == "pytorch" and compiled:
-        setup = modes.fresh_inductor(not ctx.quick)
-    elif task.mode == "xla":
-        modes.warm_xla()
-    with setup:
-        call, sync = (_torch_step if task.framework == "pytorch" else _tf_step)(task, ctx, bs)
-        first = modes.first_call_seconds(call, sync) if compiled else None
-        if task.framework == "pytorch" and compiled:
-            extra["dynamo_graphs"] = modes.dynamo_graphs()
-        seconds = ctx.timeit(call, sync=sync)
-    if getattr(ctx, "last_timing", None) is not None:
-        extra["timing"] = asdict(ctx.last_timing)
-    notes = None
-    if extra.get("dynamo_graphs") == 0:
-        notes = ("torch.compile captured no graph (dynamo does not trace nn.LSTM by default, "
-                 "torch._dynamo.config.allow_rnn=False): the model ran eagerly")
-    out = [Measurement("throughput", [bs / s for s in seconds], extra=extra, notes=notes)]
-    if compiled:
-        out.append(Measurement("compile_time", [max(0.0, first - median(seconds))],
-                               extra={"first_call_s": first}, notes=COMPILE_NOTES[key]))
+    make_step = _torch_step if task.framework == "pytorch" else _tf_step
+    timed = modes.time_mode(task, ctx, lambda: make_step(task, ctx, bs))
+    out = [Measurement("throughput", [bs / s for s in timed.seconds], extra=timed.extra, notes=timed.notes)]
+    if timed.first_call_s is not None:
+        out.append(timed.compile_time((task.framework, task.mode)))
     return out

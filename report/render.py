@@ -239,19 +239,18 @@ class Helpers:
 
     def best(self, experiment: str, **filters: Any) -> Case | None:
         """The ok case with the best median among those matching (None if none ran)."""
-        ok = [c for c in self._cases(experiment, filters, template_location()) if c.ok]
-        if not ok:
-            return None
-        key = lambda c: c.data["median"]  # noqa: E731
-        return max(ok, key=key) if ok[0].data["better"] == "higher" else min(ok, key=key)
+        return self._extreme(experiment, filters, want_best=True)
 
     def worst(self, experiment: str, **filters: Any) -> Case | None:
         """The ok case with the worst median among those matching (None if none ran)."""
+        return self._extreme(experiment, filters, want_best=False)
+
+    def _extreme(self, experiment: str, filters: dict[str, Any], want_best: bool) -> Case | None:
         ok = [c for c in self._cases(experiment, filters, template_location()) if c.ok]
         if not ok:
             return None
-        key = lambda c: c.data["median"]  # noqa: E731
-        return min(ok, key=key) if ok[0].data["better"] == "higher" else max(ok, key=key)
+        higher_wins = (ok[0].data["better"] == "higher") == want_best
+        return (max if higher_wins else min)(ok, key=lambda c: c.data["median"])
 
     def pivot_table(self, label: str, caption: str, experiment: str, metric: str, rows: str = "model",
                     cols: Iterable[str] = ("framework", "mode"), ci: bool = False, **filters: Any) -> Markup:

@@ -16,7 +16,9 @@ import os
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from statistics import median
 
 import numpy as np
 
@@ -174,3 +176,48 @@ def first_call_seconds(fn, sync) -> float:
     fn()
     sync()
     return time.perf_counter() - start
+
+
+NO_GRAPH_NOTE = ("torch.compile captured no graph (dynamo does not trace nn.LSTM by default, "
+                 "torch._dynamo.config.allow_rnn=False): the model ran eagerly")
+
+
+@dataclass
+class TimedMode:
+    """Steady-state timings of one call in one execution mode, plus its first (compiling) call."""
+
+    seconds: list[float]
+    first_call_s: float | None
+    extra: dict = field(default_factory=dict)
+    notes: str | None = None
+
+    def compile_time(self, key: tuple[str, str]):
+        """The ``compile_time`` measurement: first call minus the steady-state median."""
+        from experiments.harness import Measurement
+
+        return Measurement("compile_time", [max(0.0, self.first_call_s - median(self.seconds))],
+                           extra={"first_call_s": self.first_call_s}, notes=COMPILE_NOTES[key])
+
+
+def time_mode(task, ctx, make_call, per_call: bool = False) -> TimedMode:
+    """Set up the mode (cold Inductor cache, XLA start-up), build the call with
+    ``make_call() -> (call, sync)``, time its first call when the mode compiles, then time
+    the steady state with the harness timer. Shared by inference and training."""
+    key = (task.framework, task.mode)
+    compiled = key in COMPILED_MODES
+    setup = nullcontext()
+    if task.framework == "pytorch" and compiled:
+        setup = fresh_inductor(not ctx.quick)
+    elif task.mode == "xla":
+        warm_xla()
+    extra: dict = {}
+    with setup:
+        call, sync = make_call()
+        first = first_call_seconds(call, sync) if compiled else None
+        if task.framework == "pytorch" and compiled:
+            extra["dynamo_graphs"] = dynamo_graphs()
+        seconds = ctx.timeit(call, sync=sync, per_call=per_call)
+    if getattr(ctx, "last_timing", None) is not None:
+        extra["timing"] = asdict(ctx.last_timing)
+    notes = NO_GRAPH_NOTE if extra.get("dynamo_graphs") == 0 else None
+    return TimedMode(seconds, first, extra, notes)
