@@ -18,7 +18,7 @@ from experiments.harness.runner import DEFAULT_ROUNDS, RunOptions, UnknownExperi
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m experiments.harness",
+    p = argparse.ArgumentParser(prog="python build.py experiments",
                                 description="Run experiments and write results/<name>.json.")
     p.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all)")
     p.add_argument("--quick", action="store_true",
