@@ -39,6 +39,11 @@ def _rel(config: PaperConfig, path: Path) -> str:
     return str(path.relative_to(config.root)) if path.is_relative_to(config.root) else str(path)
 
 
+def _short_id(case) -> str:
+    d = case.data
+    return f"{d['framework']}/{d['mode']}/{d['model']}/{d['metric']}"
+
+
 def _css_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -171,7 +176,7 @@ def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False
         noisy = [c for c in rf.cases if c.ok and c.data.get("noisy")]
         if noisy:
             problems.warn(f"{_rel(config, rf.path)}: {len(noisy)} of {len(rf.cases)} cases are noisy "
-                          f"(CI half-width > 5% of the median), e.g. {noisy[0].data['id']}")
+                          f"(CI half-width > 5% of the median), e.g. {_short_id(noisy[0])}")
 
     formatted = format_entries(bib, state.citations, config.csl_style) if not problems.errors else {}
     if draw and not problems.errors:
