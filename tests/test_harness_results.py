@@ -56,3 +56,25 @@ def test_parent_side_never_imports_a_framework():
             "bad = [m for m in ('torch', 'tensorflow') if m in sys.modules]; "
             "sys.exit(f'imported {bad}' if bad else 0)")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_own_results_do_not_make_the_tree_dirty(tmp_path):
+    import subprocess
+
+    from experiments.harness.environment import git_state
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@example.org", "-c", "user.name=t", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "a.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "init")
+    (tmp_path / "results" / "a.json").write_text('{"new": 1}')
+    (tmp_path / "results" / "b.json").write_text("{}")
+    assert git_state(tmp_path)[1] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path)[1] is True

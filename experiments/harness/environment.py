@@ -97,7 +97,8 @@ def memory_bytes() -> int:
 
 def git_state(cwd: str | Path | None = None) -> tuple[str, bool]:
     """(commit, dirty). Without git or commits: ("unknown", True), since the results then
-    cannot be traced to a clean commit."""
+    cannot be traced to a clean commit. ``results/`` is left out of the dirty check: a suite
+    rewrites it as it goes, and its own output must not mark the code it ran as modified."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
                               check=True, timeout=30).stdout
@@ -106,7 +107,7 @@ def git_state(cwd: str | Path | None = None) -> tuple[str, bool]:
     except (OSError, subprocess.SubprocessError):
         return "unknown", True
     try:
-        dirty = bool(git("status", "--porcelain").strip())
+        dirty = bool(git("status", "--porcelain", "--", ".", ":(exclude)results").strip())
     except (OSError, subprocess.SubprocessError):
         dirty = True
     return commit, dirty
