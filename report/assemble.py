@@ -18,10 +18,13 @@ from report.bibliography import format_entries, load_bibliography
 from report.charts import render_svg
 from report.config import PaperConfig
 from report.errors import Problems
+from report.inputs import read_text
 from report.pdf import PdfAttachment
 from report.provenance import Provenance
-from report.render import UNRESOLVED, DocumentState, Helpers, make_environment, render_template
+from report.render import UNRESOLVED, DocumentState, Helpers
+from report.templates import make_environment, render_template
 from report.results import ResultsSet, load_results
+from report.safety import live_markup
 
 PDF_VARIANT = "pdf/a-3b"
 
@@ -53,8 +56,8 @@ def stylesheet(config: PaperConfig, prov: Provenance) -> Markup:
     parts = []
     for name in ("style.css", "print.css"):
         path = config.templates_dir / name
-        if path.is_file():
-            parts.append(path.read_text(encoding="utf-8"))
+        if path.exists():
+            parts.append(read_text(path, _rel(config, path), config.max_input_bytes))
     parts.append(listings.pygments_css())
     footer = f"{config.title.split(':')[0]} · v{config.version} · {prov.date.isoformat()} · commit {prov.label}"
     parts.append("@page { @bottom-left { content: %s; } }" % _css_string(footer))
@@ -77,10 +80,8 @@ def build_context(config: PaperConfig, prov: Provenance, results: ResultsSet) ->
         "results": results,
         "environment": first.environment if first else {},
         "cite_as": cite_as(config, prov),
-        # Largest output difference still called floating-point rounding (float32 logits).
-        "numeric_tolerance": 1e-4,
-        # Error texts quoted in the paper's tables are cut to this length; results keep them whole.
-        "error_chars": 160,
+        "numeric_tolerance": config.numeric_tolerance,
+        "error_chars": config.error_chars,
     }
 
 
@@ -88,19 +89,6 @@ def _link(href: str | None, text: str) -> str:
     if not href:
         return f"<code>{html.escape(text)}</code>"
     return f'<a class="prov" href="{html.escape(href)}"><code>{html.escape(text)}</code></a>'
-
-
-def _repository_url(config: PaperConfig) -> str | None:
-    """``[project.urls]`` Repository (or Source), for commit links; None when not given."""
-    import tomllib
-
-    try:
-        urls = tomllib.loads((config.root / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    urls = urls.get("project", {}).get("urls", {})
-    url = urls.get("Repository") or urls.get("Source")
-    return url.rstrip("/") if isinstance(url, str) and url.startswith("https://") else None
 
 
 def figure_provenance(fig, config: PaperConfig, prov: Provenance) -> str:
@@ -118,7 +106,7 @@ def figure_provenance(fig, config: PaperConfig, prov: Provenance) -> str:
         code = module.replace(".", "/") + ".py"
     data_href = f"../{data}" if (config.root / data).is_file() else None
     code_href = f"../{code}" if (config.root / code).is_file() else None
-    repo = _repository_url(config)
+    repo = config.repository_url
     commit = _link(f"{repo}/commit/{prov.commit}" if repo and prov.commit != "unknown" else None,
                    prov.short_commit)
     return (f"Data: {_link(data_href, data)}; code: {_link(code_href, code)}; commit {commit}"
@@ -134,38 +122,30 @@ def _none_safe(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _drop_cascades(problems: Problems, start: int, experiments: set[str], keys: set[str]) -> None:
-    """Forget template errors that only repeat a refused input (its experiment or citation key)."""
-    echoes = [f"no results for experiment '{name}';" for name in experiments]
-    echoes += [f"unknown citation key '{key}';" for key in keys]
-    problems.errors[start:] = [e for e in problems.errors[start:] if not any(x in e for x in echoes)]
-
-
 def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False, draw: bool = True,
                   log: Callable[[str], None] = print) -> AssembledPage:
     problems = Problems()
-    results = load_results(config.results_dir, problems, config.root)
-    failed_keys: set[str] = set()
-    bib = load_bibliography(config.bibliography, problems, _rel(config, config.bibliography), failed_keys)
+    results = load_results(config.results_dir, problems, config.root, config.max_input_bytes)
+    bib = load_bibliography(config.bibliography, problems, _rel(config, config.bibliography),
+                            config.max_input_bytes)
     # Render even when an input was refused, so template problems show up in the same run; the
-    # refused inputs are simply absent, and nothing is drawn or written while any error stands.
-    load_errors = len(problems.errors)
+    # refused inputs are simply absent (helpers skip them without a second error), and nothing
+    # is drawn or written while any error stands.
 
     state = DocumentState()
     helpers = Helpers(config.root, results, bib, problems, state)
-    env = make_environment(config.templates_dir)
+    env = make_environment(config.templates_dir, config.max_input_bytes)
     env.globals.update(helpers.globals())
     for name in _CASE_FORMATTERS:  # a case lookup that failed (already reported) gives None
         env.globals[name] = _none_safe(env.globals[name])
     env.globals.update(document.marker_helpers())
     page = render_template(env, config.main_template, build_context(config, prov, results), problems,
                            config.templates_dir)
-    _drop_cascades(problems, load_errors, results.failed, failed_keys)
     if page is None:
         problems.raise_if_errors()
 
     bib_where = _rel(config, config.bibliography)
-    for key, entry in bib.items():
+    for key, entry in bib.entries.items():
         if key not in state.citations:
             problems.warn(f"{bib_where}:{entry.line}: entry '{key}' is never cited; cite it or remove it")
     diffs = results.environment_differences(state.used_experiments)
@@ -178,13 +158,21 @@ def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False
             problems.warn(f"{_rel(config, rf.path)}: {len(noisy)} of {len(rf.cases)} cases are noisy "
                           f"(CI half-width > 5% of the median), e.g. {_short_id(noisy[0])}")
 
-    formatted = format_entries(bib, state.citations, config.csl_style) if not problems.errors else {}
+    formatted = format_entries(bib.entries, state.citations, config.csl_style) if not problems.errors else {}
     if draw and not problems.errors:
         for i, fig in enumerate(state.figures, 1):
             log(f"  chart {i}/{len(state.figures)}: {fig.label}")
-            fig.svg = render_svg(fig.spec)
+            try:
+                fig.svg = render_svg(fig.spec)
+            except (ValueError, TypeError, RuntimeError) as exc:  # labels or data matplotlib refuses
+                problems.error(f"{fig.where}: figure '{fig.label}' cannot be drawn "
+                               f"({type(exc).__name__}: {str(exc)[:200]}); check its data and labels")
     prov_for = {i: figure_provenance(f, config, prov) for i, f in enumerate(state.figures)}
     final, _ = document.finish(page, state, problems, formatted, prov_for)
+    if not problems.errors:
+        for found in live_markup(final)[:3]:
+            problems.error(f"{config.main_template}: the page would contain executable markup {found}; the "
+                           "paper is script-free, so this is a generator bug: report it with the inputs")
     problems.raise_if_errors(strict)
 
     attachments = [

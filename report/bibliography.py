@@ -18,13 +18,14 @@ from typing import Any
 import bibtexparser
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
-from report.errors import Problems
+from report.errors import Problems, UserError
+from report.inputs import read_text
 
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 
 REQUIRED_FIELDS = ("title", "year")
 AUTHORLESS_OK = ("misc", "online", "manual", "electronic", "webpage")
-DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
+DOI_RE = re.compile(r"^10\.\d{4,9}/[-._;()/:A-Za-z0-9]+$")  # Crossref's recommended pattern
 ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}(v\d+)?|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
 _CSL_TYPES = {
     "article": "article-journal",
@@ -71,6 +72,7 @@ class Entry:
     line: int
     fields: dict[str, str]
     authors: list[dict[str, str]] = field(default_factory=list)
+    editors: list[dict[str, str]] = field(default_factory=list)
 
 
 def latex_to_text(value: str) -> str:
@@ -158,26 +160,102 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
+MAX_FIELD_CHARS = 5_000   # a title or note longer than this is a broken entry, not a reference
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+URL_RE = re.compile(r"^https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
+EPRINT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:\-]*$")
+YEAR_RE = re.compile(r"^(\d{4})([a-z]?)$")
+MONTH_MACROS = {m[:3]: m for m in ("january", "february", "march", "april", "may", "june", "july",
+                                   "august", "september", "october", "november", "december")}
+LINK_FIELDS = ("url", "doi", "eprint")
+
+
+@dataclass
+class Bibliography:
+    """The checked entries, plus what could not be loaded, so that a citation of a refused
+    entry (or of any entry, when the file itself was unreadable) is not reported twice."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)
+    readable: bool = True
+
+    def refused_key(self, key: str) -> bool:
+        return not self.readable or key in self.refused
+
+
 def load_bibliography(path: Path, problems: Problems, where: str | None = None,
-                      failed: set[str] | None = None) -> dict[str, Entry]:
+                      max_bytes: int = 16 * 1024 * 1024) -> Bibliography:
     """Parse and check ``path``; every problem names the file and the entry's line."""
     where = where or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.error(f"{where}: cannot read bibliography ({exc})")
-        return {}
-    return parse_bibliography(text, where, problems, failed)
+        text = read_text(path, where, max_bytes)
+    except UserError as exc:
+        problems.error(f"{exc} (bibliography)")
+        return Bibliography(readable=False)
+    return parse_bibliography(text, where, problems)
 
 
-def parse_bibliography(text: str, where: str, problems: Problems,
-                       failed: set[str] | None = None) -> dict[str, Entry]:
-    """Parse and check BibTeX text; keys of entries that could not be parsed go into ``failed``."""
-    library = bibtexparser.parse_string(text)
+class _Unresolved(ValueError):
+    """A ``#`` concatenation or macro that cannot be resolved."""
+
+
+def _split_concatenation(raw: str) -> list[str]:
+    """Split a raw BibTeX value at ``#`` outside braces and quotes."""
+    parts, depth, quoted, start = [], 0, False, 0
+    for i, ch in enumerate(raw):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == '"' and depth == 0:
+            quoted = not quoted
+        elif ch == "#" and depth == 0 and not quoted:
+            parts.append(raw[start:i])
+            start = i + 1
+    parts.append(raw[start:])
+    return [p.strip() for p in parts]
+
+
+def resolve_value(raw: str, macros: dict[str, str], seen: tuple[str, ...] = ()) -> str:
+    """A raw BibTeX value as BibTeX reads it: ``{...}`` and ``"..."`` are literal, digits are a
+    number, a bare word is an ``@string`` macro (or a standard month), and ``#`` concatenates."""
+    out = []
+    for part in _split_concatenation(raw.strip()):
+        if len(part) >= 2 and ((part[0] == "{" and part[-1] == "}") or (part[0] == '"' and part[-1] == '"')):
+            out.append(part[1:-1])
+        elif part.isdigit():
+            out.append(part)
+        elif re.fullmatch(r"[A-Za-z_][\w\-:.+]*", part):
+            name = part.lower()
+            if name in macros:
+                if name in seen:
+                    raise _Unresolved(f"@string macro '{part}' refers to itself")
+                out.append(resolve_value(macros[name], macros, seen + (name,)))
+            elif name in MONTH_MACROS:
+                out.append(MONTH_MACROS[name].capitalize())
+            else:
+                raise _Unresolved(f"undefined @string macro '{part}'; define it with @string or "
+                                  "put the text in braces")
+        else:
+            raise _Unresolved(f"cannot read the value '{part[:40]}'; put the text in braces")
+    return "".join(out)
+
+
+def parse_bibliography(text: str, where: str, problems: Problems) -> Bibliography:
+    """Parse and check BibTeX text; keys of entries that could not be parsed are ``refused``."""
+    bib = Bibliography()
+    nul = text.find("\x00")
+    if nul >= 0:  # read_text refuses NUL in files; text handed in directly is checked here
+        problems.error(f"{where}:{text.count(chr(10), 0, nul) + 1}: contains a NUL character; remove it")
+        bib.readable = False
+        return bib
+    # No middleware: values keep their braces and quotes, so "#" concatenation and @string
+    # macros are resolved here the way BibTeX resolves them, not left as literal text.
+    library = bibtexparser.parse_string(text, parse_stack=[])
     for block in library.failed_blocks:
         key = _ENTRY_KEY_RE.match(block.raw.strip() or "-")
-        if failed is not None and key:
-            failed.add(key.group(1))
+        if key:
+            bib.refused.add(key.group(1))
         line = block.start_line + 1
         kind = type(block).__name__
         if kind == "DuplicateBlockKeyBlock":
@@ -187,28 +265,64 @@ def parse_bibliography(text: str, where: str, problems: Problems,
                 else "check the entry's syntax (missing comma, quote or brace)"
             first = block.raw.strip().splitlines()[0][:60] if block.raw.strip() else ""
             problems.error(f"{where}:{line}: cannot parse '{first}'; {hint}")
-    entries: dict[str, Entry] = {}
+    macros = {s.key.lower(): str(s.value) for s in library.strings}
+    by_case: dict[str, str] = {}
     for raw in library.entries:
-        line = raw.start_line + 1
-        fields_raw = {k.lower(): str(f.value) for k, f in raw.fields_dict.items()}
-        entry = Entry(raw.key, raw.entry_type.lower(), line, {})
-        for name, value in fields_raw.items():
-            if name == "author":
-                continue
-            if name in ("url", "doi", "eprint"):
-                entry.fields[name] = value.strip().strip("{}").strip()
-                continue
-            text_value, issue = convert_latex(value)
-            if "\\" in text_value or issue:
-                what = f" ({issue})" if issue else ""
-                problems.warn(f"{where}:{line}: {raw.key}.{name}: LaTeX '{value}'{what} did not convert cleanly; "
-                              f"kept as '{text_value}', write it in Unicode instead")
-            entry.fields[name] = text_value
-        if "author" in fields_raw:
-            entry.authors = [parse_name(n) for n in split_top_level(fields_raw["author"], "and")]
-        _check_entry(entry, where, problems)
-        entries[entry.key] = entry
-    return entries
+        if raw.key.lower() in by_case:  # BibTeX (and the CSL processor) ignore case in keys
+            problems.error(f"{where}:{raw.start_line + 1}: key '{raw.key}' differs from '{by_case[raw.key.lower()]}' "
+                           "only in case, which BibTeX treats as the same key; rename one")
+            bib.refused.add(raw.key)
+            continue
+        by_case[raw.key.lower()] = raw.key
+        entry = _entry(raw, macros, where, problems)
+        if entry is None:
+            bib.refused.add(raw.key)
+        else:
+            bib.entries[entry.key] = entry
+    return bib
+
+
+def _entry(raw, macros: dict[str, str], where: str, problems: Problems) -> Entry | None:
+    """One checked entry, or None (with the problems recorded) when a field cannot be used."""
+    line = raw.start_line + 1
+    entry = Entry(raw.key, raw.entry_type.lower(), line, {})
+    before = len(problems.errors)
+    values: dict[str, str] = {}
+    for f in raw.fields:
+        name = f.key.lower()
+        try:
+            value = resolve_value(str(f.value), macros)
+        except _Unresolved as exc:
+            problems.error(f"{where}:{line}: {raw.key}.{name}: {exc}")
+            continue
+        if len(value) > MAX_FIELD_CHARS:
+            problems.error(f"{where}:{line}: {raw.key}.{name}: {len(value):,} characters is over the "
+                           f"{MAX_FIELD_CHARS:,}-character limit for a field; shorten it")
+            continue
+        if _CONTROL_RE.search(value):
+            problems.error(f"{where}:{line}: {raw.key}.{name}: contains a control character; remove it")
+            continue
+        values[name] = value
+    if len(problems.errors) > before:
+        return None
+    for name, value in values.items():
+        if name in ("author", "editor"):
+            continue
+        if name in LINK_FIELDS:
+            entry.fields[name] = value.strip().strip("{}").strip()
+            continue
+        text_value, issue = convert_latex(value)
+        if "\\" in text_value or issue:
+            what = f" ({issue})" if issue else ""
+            problems.warn(f"{where}:{line}: {raw.key}.{name}: LaTeX '{value}'{what} did not convert cleanly; "
+                          f"kept as '{text_value}', write it in Unicode instead")
+        entry.fields[name] = text_value
+    if "author" in values:
+        entry.authors = [parse_name(n) for n in split_top_level(values["author"], "and")]
+    if "editor" in values:
+        entry.editors = [parse_name(n) for n in split_top_level(values["editor"], "and")]
+    _check_entry(entry, where, problems)
+    return entry if len(problems.errors) == before else None
 
 
 def _check_entry(entry: Entry, where: str, problems: Problems) -> None:
@@ -216,11 +330,13 @@ def _check_entry(entry: Entry, where: str, problems: Problems) -> None:
     for name in REQUIRED_FIELDS:
         if not entry.fields.get(name):
             problems.error(f"{loc}: missing {name}; add it")
-    if not entry.authors and entry.entry_type not in AUTHORLESS_OK:
-        problems.error(f"{loc}: missing author; add it (use {{Organisation Name}} for a corporate author)")
+    if not entry.authors and not entry.editors and entry.entry_type not in AUTHORLESS_OK:
+        problems.error(f"{loc}: missing author (or editor); add it (use {{Organisation Name}} for a "
+                       "corporate author)")
     year = entry.fields.get("year", "")
-    if year and not re.fullmatch(r"\d{4}", year):
-        problems.error(f"{loc}: year '{year}' is not a four-digit year")
+    if year and not YEAR_RE.match(year):
+        problems.error(f"{loc}: year '{year}' is not a four-digit year (a letter suffix such as "
+                       "2023a is allowed)")
     doi = entry.fields.get("doi")
     if doi is not None:
         bare = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", doi, flags=re.I)
@@ -228,50 +344,69 @@ def _check_entry(entry: Entry, where: str, problems: Problems) -> None:
             problems.error(f"{loc}: malformed DOI '{doi}'; expected the form 10.NNNN/suffix")
         entry.fields["doi"] = bare
     eprint = entry.fields.get("eprint")
-    if eprint is not None and entry.fields.get("archiveprefix", "arxiv").lower() == "arxiv" \
-            and not ARXIV_RE.match(eprint):
-        problems.error(f"{loc}: malformed arXiv id '{eprint}'; expected e.g. 1912.01703")
+    if eprint is not None:
+        if is_arxiv(entry):
+            if not ARXIV_RE.match(eprint):
+                problems.error(f"{loc}: malformed arXiv id '{eprint}'; expected e.g. 1912.01703")
+        elif not EPRINT_RE.match(eprint):
+            problems.error(f"{loc}: malformed eprint id '{eprint}'; use letters, digits and . _ / : -")
     url = entry.fields.get("url")
-    if url is not None and not re.match(r"^https?://\S+$", url):
-        problems.error(f"{loc}: malformed URL '{url}'; expected http(s)://...")
+    if url is not None and not URL_RE.match(url):
+        problems.error(f"{loc}: malformed URL '{url[:80]}'; expected http(s):// followed by URL "
+                       "characters only (percent-encode spaces, quotes and angle brackets)")
+
+
+def is_arxiv(entry: Entry) -> bool:
+    return entry.fields.get("archiveprefix", "arxiv").lower() == "arxiv"
+
+
+def _csl_names(names: list[dict[str, str]]) -> list[dict[str, str]]:
+    esc = lambda s: html.escape(s, quote=False)  # noqa: E731
+    out = [{k: esc(v) for k, v in a.items()} for a in names if a != ETAL]
+    if ETAL in names:  # "and others": pad so the style's et-al rule abbreviates the list
+        out += [{"literal": "others"}] * max(0, ETAL_PAD - len(out))
+    return out
 
 
 def to_csl(entry: Entry) -> dict[str, Any]:
-    """CSL-JSON for citeproc-py. Text is HTML-escaped here because its HTML formatter is not."""
+    """CSL-JSON for citeproc-py. Text is HTML-escaped here because its HTML formatter is not;
+    link fields were validated as URL or identifier characters and are escaped as well."""
     f = entry.fields
     esc = lambda s: html.escape(s, quote=False)  # noqa: E731
     item: dict[str, Any] = {"id": entry.key, "type": _CSL_TYPES.get(entry.entry_type, "article")}
     if entry.authors:
-        names = [{k: esc(v) for k, v in a.items()} for a in entry.authors if a != ETAL]
-        if ETAL in entry.authors:  # "and others": pad so the style's et-al rule abbreviates the list
-            names += [{"literal": "others"}] * max(0, ETAL_PAD - len(names))
-        item["author"] = names
+        item["author"] = _csl_names(entry.authors)
+    if entry.editors:  # an edited book: BibTeX falls back to the editors when there is no author
+        item["editor"] = _csl_names(entry.editors)
     if f.get("title"):
         item["title"] = esc(f["title"])
     venue = f.get("booktitle") or f.get("journal") or f.get("howpublished") or f.get("publisher_venue")
     eprint = f.get("eprint")
+    arxiv = eprint is not None and is_arxiv(entry)
     if venue:
         item["container-title"] = esc(venue)
-    elif eprint:
+    elif arxiv:
         item["type"] = "article-journal"
         item["container-title"] = f"arXiv preprint arXiv:{esc(eprint)}"
     for src, dst in (("volume", "volume"), ("number", "issue"), ("pages", "page"),
                      ("publisher", "publisher"), ("doi", "DOI"), ("edition", "edition")):
         if f.get(src):
             item[dst] = esc(f[src].replace("--", "–")) if dst == "page" else esc(f[src])
-    if f.get("url") and not (eprint and not venue):  # an arXiv venue already links the preprint
-        item["URL"] = f["url"]
-    elif eprint and venue and not f.get("doi"):
-        item["URL"] = f"https://arxiv.org/abs/{eprint}"
+    if f.get("url") and not (arxiv and not venue):  # an arXiv venue already links the preprint
+        item["URL"] = esc(f["url"])
+    elif arxiv and venue and not f.get("doi"):
+        item["URL"] = f"https://arxiv.org/abs/{esc(eprint)}"
     if item["type"] == "article" and f.get("url") and not venue:
         item["type"] = "webpage"
-    year = f.get("year", "")
-    if year.isdigit():
-        parts = [int(year)]
+    year = YEAR_RE.match(f.get("year", ""))
+    if year:
+        parts = [int(year.group(1))]
         month = f.get("month", "").lower()[:3]
         if month in _MONTHS:
             parts.append(_MONTHS[month])
         item["issued"] = {"date-parts": [parts]}
+        if year.group(2):  # 2023a: the digits sort, the suffix is shown (see format_entries)
+            item["year-suffix"] = year.group(2)
     urldate = f.get("urldate", "")
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", urldate):
         item["accessed"] = {"date-parts": [[int(x) for x in urldate.split("-")]]}
@@ -309,7 +444,26 @@ def format_entries(entries: dict[str, Entry], order: list[str], style_name: str)
             bib.register(Citation([CitationItem(key)]))
         formatted = [str(item) for item in bib.bibliography()]
     out = {}
-    for key, text in zip(bib.keys, formatted):
+    original = {k.lower(): k for k in order}  # citeproc lower-cases ids
+    for lowered, text in zip(bib.keys, formatted):
+        key = original[lowered]
         text = re.sub(r"^\[\d+\]\s*", "", text)
-        out[key] = link_html(text)
+        suffix = YEAR_RE.match(entries[key].fields.get("year", ""))
+        if suffix and suffix.group(2):  # show "2023a" where the style printed the year
+            text = re.sub(rf"\b{suffix.group(1)}\b(?![a-z])", suffix.group(0), text, count=1)
+        out[key] = sanitize_entry(link_html(text))
     return out
+
+
+# What a formatted reference may contain; anything else (a script, an event handler, a
+# javascript: link) is removed even if it slipped past validation and escaping.
+ENTRY_TAGS = {"a", "i", "b", "em", "strong", "span", "sup", "sub", "code"}
+ENTRY_ATTRIBUTES = {"a": {"href"}, "span": {"class", "style"}}
+
+
+def sanitize_entry(fragment: str) -> str:
+    """Defence in depth: an allow-list HTML sanitiser (nh3, Rust's ammonia) over each entry."""
+    import nh3
+
+    return nh3.clean(fragment, tags=ENTRY_TAGS, attributes=ENTRY_ATTRIBUTES,
+                     url_schemes={"http", "https"}, link_rel=None, strip_comments=True)

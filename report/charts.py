@@ -92,7 +92,9 @@ def render_svg(spec: ChartSpec) -> str:
 
     rc = {"svg.fonttype": "none", "svg.hashsalt": "pt-vs-tf-survey", "font.family": FONT,
           "font.size": 8.5, "axes.spines.top": False, "axes.spines.right": False,
-          "hatch.linewidth": 0.6, "path.simplify": False}
+          "hatch.linewidth": 0.6, "path.simplify": False,
+          # Labels come from data (mode and model names): "$" is a dollar sign, not mathtext.
+          "text.parse_math": False}
     with matplotlib.rc_context(rc):
         fig, ax = plt.subplots(figsize=FIGSIZE)
         try:

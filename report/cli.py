@@ -40,7 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def safe_streams() -> None:
+    """Never crash on printing: a non-UTF-8 locale gets escapes for characters it cannot show."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    safe_streams()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "experiments":
         from experiments.harness.cli import main as experiments_main
@@ -72,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for path in outcome.removed:
+        print(f"removed {_show(path)}: it was older than the HTML beside it (built with --no-pdf)")
     if args.command == "check":
         print(f"check passed with {len(outcome.warnings)} warning(s) in {outcome.seconds:.1f} s")
     elif outcome.skipped:

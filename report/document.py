@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from report.errors import Problems
-from report.render import REF_MARK, DocumentState, Figure
+from report.render import DocumentState, Figure
 
 TOC_MARK = "\x00toc\x00"
 BIB_MARK = "\x00bibliography\x00"
@@ -97,8 +97,13 @@ def finish(page: str, state: DocumentState, problems: Problems, formatted_refs: 
     page, headings = number_headings(page, state)
     page = page.replace(TOC_MARK, toc_html(headings))
     page = page.replace(BIB_MARK, bibliography_html(formatted_refs, state.citations))
-    page = _FIGURE.sub(lambda m: figure_html(state.figures[int(m.group(1))],
-                                             provenance_for.get(int(m.group(1)), "")), page)
+    def place_figure(m: re.Match) -> str:
+        index = int(m.group(1))
+        if index >= len(state.figures):  # cannot come from data (NUL is refused on input)
+            raise AssertionError(f"figure marker {index} without a figure")
+        return figure_html(state.figures[index], provenance_for.get(index, ""))
+
+    page = _FIGURE.sub(place_figure, page)
     known = state.labels
     for label, where in state.refs:
         if label not in known:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from report.config import PaperConfig, load_config
+from report.errors import UserError
 from report.provenance import Provenance, read_provenance
-from report.writer import atomic_write
+from report.writer import check_target, recover, replace_together
 
 STAMP_NAME = ".build-stamp.json"
 # Inputs whose change must rebuild the paper, relative to the project root.
@@ -32,6 +34,7 @@ class BuildOutcome:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     pages: int | None = None
+    removed: list[Path] = field(default_factory=list)
 
 
 def input_hash(config: PaperConfig, prov: Provenance, options: str) -> str:
@@ -61,6 +64,31 @@ def _up_to_date(out_dir: Path, digest: str, outputs: list[Path]) -> bool:
     return stamp.get("inputs") == digest and all(p.is_file() for p in outputs)
 
 
+def _output_dir(root: Path, out_dir: Path | None) -> Path:
+    """The output folder, checked before any work: it must be (or become) a writable folder."""
+    out_dir = (out_dir or root / "dist").resolve()
+    for parent in (out_dir, *out_dir.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{parent}: is a file, but the build needs a folder there for "
+                                f"{out_dir}; move it away or pass another --out")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UserError(f"{parent}: not writable, so {out_dir} cannot be written; "
+                                "fix its permissions or pass another --out")
+            break
+    return out_dir
+
+
+def _inside(path: Path, folder: Path) -> Path:
+    """``path`` if it resolves inside ``folder``; the version and slug are validated so this
+    holds by construction, and this check keeps it so."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(folder):
+        raise UserError(f"{path}: would be written outside the output folder {folder}; "
+                        "check [tool.paper] slug and [project] version")
+    return resolved
+
+
 def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, force: bool = False,
           check_only: bool = False, results_dir: Path | None = None, pdf: bool = True,
           log: Callable[[str], None] = print) -> BuildOutcome:
@@ -69,14 +97,25 @@ def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, forc
     root = root.resolve()
     config = load_config(root)
     if results_dir is not None:
-        config = dataclasses.replace(config, results_dir=results_dir.resolve())
-    out_dir = (out_dir or root / "dist").resolve()
-    html_path = out_dir / f"{config.artifact_stem}.html"
-    pdf_path = out_dir / f"{config.artifact_stem}.pdf"
+        results_dir = results_dir.resolve()
+        if not results_dir.is_dir():
+            what = "is not a folder" if results_dir.exists() else "does not exist"
+            raise UserError(f"{results_dir}: --results {what}; pass the folder a run wrote "
+                            "(for example build/results-quick)")
+        config = dataclasses.replace(config, results_dir=results_dir)
+    out_dir = _output_dir(root, out_dir)
+    html_path = _inside(out_dir / f"{config.artifact_stem}.html", out_dir)
+    pdf_path = _inside(out_dir / f"{config.artifact_stem}.pdf", out_dir)
+    stamp_path = _inside(out_dir / STAMP_NAME, out_dir)
     prov = read_provenance(root)
+    if not check_only:
+        recover(out_dir)
+        for path in (html_path, pdf_path, stamp_path):
+            check_target(path)
     digest = input_hash(config, prov, f"strict={strict},pdf={pdf}")
     outputs = [html_path, pdf_path] if pdf else [html_path]
-    if not check_only and not force and _up_to_date(out_dir, digest, outputs):
+    if not check_only and not force and _up_to_date(out_dir, digest, outputs) \
+            and (pdf or not pdf_path.exists()):
         return BuildOutcome(html_path, pdf_path if pdf else None, skipped=True,
                             seconds=time.perf_counter() - started)
 
@@ -93,13 +132,11 @@ def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, forc
     html_bytes = page.html.encode("utf-8")
     pdf_bytes = render_pdf(page.html, root, prov.epoch, page.attachments,
                            pdf_variant=page.pdf_variant) if pdf else None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(html_path, html_bytes)
-    if pdf_bytes is not None:
-        atomic_write(pdf_path, pdf_bytes)
-    atomic_write(out_dir / STAMP_NAME, json.dumps(
-        {"inputs": digest, "html": html_path.name, "pdf": pdf_path.name if pdf else None},
-        sort_keys=True).encode())
+    stamp = json.dumps({"inputs": digest, "html": html_path.name, "pdf": pdf_path.name if pdf else None},
+                       sort_keys=True).encode()
+    # PDF first: a reader's copy is never older than the HTML beside it. Without --pdf the
+    # previous PDF is removed with the same change, so no stale PDF sits beside a new HTML.
+    outcome.removed = replace_together({pdf_path: pdf_bytes, html_path: html_bytes, stamp_path: stamp})
     outcome.html_path, outcome.pdf_path = html_path, pdf_path if pdf else None
     outcome.seconds = time.perf_counter() - started
     return outcome

@@ -13,6 +13,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from report.errors import UserError
+
+MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z: the last date a PDF or ISO date can carry
+
 
 @dataclass(frozen=True)
 class Provenance:
@@ -42,13 +46,25 @@ def read_provenance(root: Path) -> Provenance:
     commit = _git(root, "rev-parse", "HEAD") or "unknown"
     status = _git(root, "status", "--porcelain", "--untracked-files=normal")
     dirty = commit == "unknown" or bool(status)
-    env_epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if env_epoch.isdigit():
-        epoch = int(env_epoch)
-    elif not dirty and (ct := _git(root, "log", "-1", "--format=%ct")):
+    epoch = source_date_epoch()
+    if epoch is None and not dirty and (ct := _git(root, "log", "-1", "--format=%ct")):
         epoch = int(ct)
-    else:
+    if epoch is None:
         today = dt.datetime.now(dt.timezone.utc).date()
         epoch = int(dt.datetime(today.year, today.month, today.day, tzinfo=dt.timezone.utc).timestamp())
     date = dt.datetime.fromtimestamp(epoch, dt.timezone.utc).date()
     return Provenance(commit, dirty, date, epoch)
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` as an integer, None when unset; anything but ASCII digits in range
+    (0 to the end of year 9999) is one clear error rather than a silently ignored value."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_EPOCH:
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise UserError(f"SOURCE_DATE_EPOCH={shown!r} is not a Unix time in seconds (ASCII digits, "
+                        f"0 to {MAX_EPOCH}); fix or unset it")
+    return int(value)

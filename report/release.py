@@ -33,8 +33,10 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def build_env(root: Path) -> dict[str, str]:
+    from report.provenance import source_date_epoch
+
     env = dict(os.environ)
-    if not env.get("SOURCE_DATE_EPOCH", "").strip().isdigit():
+    if source_date_epoch() is None:
         ct = _git(root, "log", "-1", "--format=%ct")
         if ct.returncode == 0 and ct.stdout.strip().isdigit():
             env["SOURCE_DATE_EPOCH"] = ct.stdout.strip()

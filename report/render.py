@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import jinja2
 from markupsafe import Markup
 
 from report import formatting, listings
-from report.bibliography import Entry
+from report.bibliography import Bibliography
 from report.charts import ChartSpec, field_value, series_key
 from report.errors import Problems, UserError
 from report.results import Case, ResultsSet
+from report.templates import short_path
 
 REF_MARK = "\x00ref:{}\x00"
 KINDS = {"fig": "Figure", "tab": "Table", "lst": "Listing"}
@@ -43,6 +43,7 @@ class Figure:
     source: Path
     module: str
     svg: str = ""
+    where: str = ""  # the template line that asked for it
 
 
 @dataclass
@@ -68,23 +69,15 @@ def template_location() -> str:
                 line = template.get_corresponding_lineno(frame.f_lineno)
             except Exception:  # pragma: no cover - jinja internals
                 line = "?"
-            return f"{_short(name)}:{line}"
+            return f"{short_path(name)}:{line}"
         frame = frame.f_back
     return "<template>"
-
-
-def _short(path: str) -> str:
-    p = Path(path)
-    try:
-        return str(p.relative_to(Path.cwd()))
-    except ValueError:
-        return str(p)
 
 
 class Helpers:
     """The functions templates call. Each returns Markup, or records a problem."""
 
-    def __init__(self, root: Path, results: ResultsSet, bib: dict[str, Entry], problems: Problems,
+    def __init__(self, root: Path, results: ResultsSet, bib: Bibliography, problems: Problems,
                  state: DocumentState):
         self.root, self.results, self.bib, self.problems, self.state = root, results, bib, problems, state
 
@@ -93,8 +86,10 @@ class Helpers:
         where = template_location()
         links = []
         for key in keys:
-            if key not in self.bib:
-                self.problems.error(f"{where}: unknown citation key '{key}'; add it to references.bib or fix the key")
+            if key not in self.bib.entries:
+                if not self.bib.refused_key(key):  # a refused entry was reported where it is
+                    self.problems.error(f"{where}: unknown citation key '{key}'; add it to references.bib "
+                                        "or fix the key")
                 links.append(UNRESOLVED)
                 continue
             if key not in self.state.citations:
@@ -124,6 +119,8 @@ class Helpers:
         return self._cases(experiment, filters, where)
 
     def _cases(self, experiment: str, filters: dict[str, Any], where: str) -> list[Case]:
+        if experiment in self.results.failed:  # refused at load time, and reported there
+            return []
         if self.results.experiment(experiment) is None:
             self.problems.error(f"{where}: no results for experiment '{experiment}'; "
                                 f"run `python build.py experiments {experiment}` or fix the name")
@@ -192,7 +189,7 @@ class Helpers:
                          ylabel=ylabel or f"{metric.replace('_', ' ')} ({unit})", xlabel=xlabel,
                          x_order=x_order, series_labels=series_labels or {}, x_labels=x_labels or {})
         rf = self.results.experiment(experiment)
-        fig = Figure(label, number, caption, spec, experiment, rf.path, rf.data["module"])
+        fig = Figure(label, number, caption, spec, experiment, rf.path, rf.data["module"], where=where)
         self.state.figures.append(fig)
         return Markup("\x00figure:{}\x00").format(len(self.state.figures) - 1)
 
@@ -203,7 +200,7 @@ class Helpers:
         numeric = set(numeric)
         head = Markup("").join(Markup('<th class="num">{}</th>' if i in numeric else "<th>{}</th>").format(c)
                                for i, c in enumerate(columns))
-        body = Markup("")
+        lines = []  # joined once: concatenating Markup row by row is quadratic in the row count
         for row in rows:
             if len(row) != len(columns):
                 self.problems.error(f"{where}: table '{label}': a row has {len(row)} cells, expected {len(columns)}")
@@ -211,7 +208,8 @@ class Helpers:
             cells = Markup("").join(
                 Markup('<td class="num">{}</td>' if i in numeric else "<td>{}</td>").format(v)
                 for i, v in enumerate(row))
-            body += Markup("<tr>{}</tr>\n").format(cells)
+            lines.append(Markup("<tr>{}</tr>\n").format(cells))
+        body = Markup("").join(lines)
         return Markup('<div class="table-wrap{}"><table id="{}" class="{}"><caption><span class="label">Table {}.</span> {}'
                       '</caption>\n<thead><tr>{}</tr></thead>\n<tbody>{}</tbody></table></div>').format(
             " long" if len(rows) > LONG_TABLE_ROWS else "", label, css_class, number, caption, head, body)
@@ -304,55 +302,3 @@ class Helpers:
             "pivot_table": self.pivot_table, "cases_table": self.cases_table,
             "fmt_number": formatting.fmt_number, "overlap": formatting.cis_overlap,
         }
-
-
-def make_environment(templates_dir: Path) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.do"],
-    )
-
-
-def render_template(env: jinja2.Environment, name: str, context: dict[str, Any], problems: Problems,
-                    templates_dir: Path) -> str | None:
-    """Render ``name``; a Jinja error becomes one line with the template file and line."""
-    try:
-        return env.get_template(name).render(**context)
-    except jinja2.TemplateSyntaxError as exc:
-        where = _short(exc.filename) if exc.filename else str(templates_dir / (exc.name or name))
-        problems.error(f"{where}:{exc.lineno}: template syntax error: {exc.message}")
-    except jinja2.TemplateNotFound as exc:
-        problems.error(f"{templates_dir}: template '{exc.name}' not found; check the name in "
-                       f"[tool.paper] main_template or the include")
-    except jinja2.UndefinedError as exc:
-        problems.error(f"{_traceback_location(exc)}: {exc.message}; define it or fix the name")
-    except UserError:
-        raise
-    except Exception as exc:
-        location = _traceback_location(exc)
-        if location == "<template>":
-            raise
-        problems.error(f"{location}: {type(exc).__name__}: {exc}")
-    return None
-
-
-def _traceback_location(exc: BaseException) -> str:
-    """The innermost template frame of a Jinja error. Jinja rewrites template frames so their
-    code object carries the template's file name and line; older frames keep the marker."""
-    tb = exc.__traceback__
-    found = "<template>"
-    while tb is not None:
-        frame = tb.tb_frame
-        template = frame.f_globals.get("__jinja_template__")
-        filename = frame.f_code.co_filename
-        if template is not None:
-            found = f"{_short(template.filename or template.name)}:{template.get_corresponding_lineno(tb.tb_lineno)}"
-        elif filename.endswith((".j2", ".jinja", ".html")):
-            found = f"{_short(filename)}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return found

@@ -219,9 +219,9 @@ def stage(inputs: SiteInputs, stage_dir: Path) -> Path:
     (results_out / "all-cases.csv").write_text(results_csv(all_data), encoding="utf-8")
     (stage_dir / "results.md").write_text(results_page(entries), encoding="utf-8")
 
-    from report.assemble import _repository_url, cite_as
+    from report.assemble import cite_as
 
-    bibtex = bibtex_entry(config, prov, _repository_url(config))
+    bibtex = bibtex_entry(config, prov, config.repository_url)
     (stage_dir / "paper.bib").write_text(bibtex, encoding="utf-8")
     cff = root / "CITATION.cff"
     (stage_dir / "cite.md").write_text(cite_page(config, prov, bibtex, cite_as(config, prov),

@@ -59,3 +59,7 @@ def built_fixture(tmp_path_factory) -> Path:
     result = run_build(root)
     assert result.returncode == 0, result.stderr
     return root
+
+
+
+from report.safety import live_markup  # noqa: E402,F401  (tests import it from here)

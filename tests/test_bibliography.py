@@ -8,7 +8,7 @@ from report.errors import Problems
 
 def parse(text):
     problems = Problems()
-    entries = parse_bibliography(text, "refs.bib", problems)
+    entries = parse_bibliography(text, "refs.bib", problems).entries
     return entries, problems
 
 
@@ -75,7 +75,7 @@ def test_entry_checks_name_the_line():
 @misc{ok, title = {Again}, year = {2021}}
 """)
     assert sorted(problems.errors) == [
-        "refs.bib:3: noauthor: missing author; add it (use {Organisation Name} for a corporate author)",
+        "refs.bib:3: noauthor: missing author (or editor); add it (use {Organisation Name} for a corporate author)",
         "refs.bib:4: nodate: missing year; add it",
         "refs.bib:5: baddoi: malformed DOI 'doi.org/nonsense'; expected the form 10.NNNN/suffix",
         "refs.bib:6: duplicate key 'ok'; rename or remove one entry",

@@ -15,9 +15,9 @@ from report.errors import Problems
 
 
 def parse(text):
-    problems, failed = Problems(), set()
-    entries = parse_bibliography(text, "refs.bib", problems, failed)
-    return entries, problems, failed
+    problems = Problems()
+    bib = parse_bibliography(text, "refs.bib", problems)
+    return bib.entries, problems, bib.refused
 
 
 def test_syntax_error_names_the_line_and_remembers_the_key():
@@ -37,9 +37,9 @@ def test_missing_title_author_year_each_named():
                            "@article{z, author = {A, B}, title = {T}, journal = {J}, year = {20x0}}\n")
     assert problems.errors == [
         "refs.bib:1: t: missing title; add it",
-        "refs.bib:2: a: missing author; add it (use {Organisation Name} for a corporate author)",
+        "refs.bib:2: a: missing author (or editor); add it (use {Organisation Name} for a corporate author)",
         "refs.bib:3: y: missing year; add it",
-        "refs.bib:4: z: year '20x0' is not a four-digit year",
+        "refs.bib:4: z: year '20x0' is not a four-digit year (a letter suffix such as 2023a is allowed)",
     ]
 
 

@@ -32,22 +32,20 @@ if stage == "render":
         return out
     report.pdf.render_pdf = slow
 elif stage == "write":
-    real_write = report.writer.atomic_write
+    real_stage = report.writer._stage
     calls = []
-    def slow_write(path, data):
-        # stall inside the first write, after the temporary file exists
-        import tempfile, os
-        if not calls:
-            calls.append(path)
-            fd, tmp = tempfile.mkstemp(prefix=f".{{path.name}}.", suffix=".tmp", dir=path.parent)
-            try:
-                os.write(fd, data[: len(data) // 2])
+    def slow_stage(path, data):
+        # stall inside the first staged write, after its temporary file exists
+        tmp = real_stage(path, data[: len(data) // 2])
+        try:
+            if not calls:
+                calls.append(path)
                 announce()
-            finally:
-                os.close(fd)
-                os.unlink(tmp)
-        return real_write(path, data)
-    report.pipeline.atomic_write = slow_write
+        finally:
+            os.unlink(tmp)
+        return real_stage(path, data)
+    import os
+    report.writer._stage = slow_stage
 from report.cli import main
 sys.exit(main(sys.argv[3:]))
 '''

@@ -56,7 +56,7 @@ def test_binary_garbage_file_is_one_error(tmp_path):
     problems = Problems()
     results = load_results(tmp_path / "results", problems, tmp_path)
     assert results.files == {} and results.failed == {"latency"}
-    assert len(problems.errors) == 1 and problems.errors[0].startswith("results/latency.json: cannot read")
+    assert len(problems.errors) == 1 and problems.errors[0].startswith("results/latency.json:1: not valid UTF-8")
 
 
 def test_truncated_names_line_and_column():

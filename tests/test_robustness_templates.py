@@ -10,7 +10,7 @@ import pytest
 from markupsafe import Markup
 
 from conftest import run_build
-from report.render import make_environment
+from report.templates import make_environment
 
 TEMPLATE = "templates/paper.html.j2"
 

@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="ignore the cache and re-run")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="output folder (default: results/, or build/results-quick/ with --quick)")
+    p.add_argument("--accept-failures", action="store_true",
+                   help="replace a results file even when cases that were ok in it now fail "
+                        "(by default such a run is written beside it as NAME.json.rejected)")
     p.add_argument("--list", action="store_true", help="list experiments and exit")
     p.add_argument("--seed", type=int, default=0, help="seed for task order (default 0)")
     # For tests and other experiment collections; not part of the documented interface.
@@ -49,12 +52,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{exp.name:24} {exp.title}  ({exp.relpath})")
             return 0
         opts = RunOptions(quick=args.quick, force=args.force,
-                          out_dir=args.out or default_out_dir(args.quick), seed=args.seed)
+                          out_dir=args.out or default_out_dir(args.quick), seed=args.seed,
+                          accept_failures=args.accept_failures)
         progress = make_progress()
         try:
-            run_suite(experiments, opts, progress)
+            statuses = run_suite(experiments, opts, progress)
         finally:
             progress.close()
+        rejected = [name for name, status in statuses.items() if status == "rejected"]
+        if rejected:
+            print(f"error: {len(rejected)} experiment(s) kept their previous results because this run "
+                  f"lost ok cases or failed entirely: {', '.join(rejected)}", file=sys.stderr)
+            return 1
         return 0
     except UnknownExperiment as exc:
         print(f"error: {exc}", file=sys.stderr)

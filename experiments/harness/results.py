@@ -8,6 +8,7 @@ interrupted run leaves either the previous file or the new one, never half of ei
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -35,6 +36,24 @@ def write_atomic(path: Path, text: str) -> None:
     atomic_write(path, text.encode("utf-8"))
 
 
+MAX_TEXT = 10_000
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value):
+    """Strings from exceptions and tools (ANSI colours, NULs, megabyte graph dumps) made fit
+    for a results file: control characters removed, length capped. Recurses into containers."""
+    if isinstance(value, str):
+        value = _CONTROL_RE.sub("", value)
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT - 1] + "…"
+    if isinstance(value, dict):
+        return {clean_text(k): clean_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_text(v) for v in value]
+    return value
+
+
 def write_results(path: Path, document: dict) -> None:
+    document = clean_text(document)
     validate(document, str(path))
     write_atomic(path, dumps(document))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,48 @@ class RunOptions:
     force: bool = False
     out_dir: Path | None = None
     seed: int = 0
+    # Replace a results file even when cases that were ok in it failed in this run.
+    accept_failures: bool = False
+
+
+# Python modules a task's framework needs in its worker; checked before anything runs, so a
+# machine without the frameworks (the `make report` environment) fails in one line instead of
+# recording every case as failed.
+FRAMEWORK_MODULES = {"pytorch": ("torch",), "tensorflow": ("tensorflow",),
+                     "litert": ("tensorflow", "ai_edge_litert"), "onnxruntime": ("onnxruntime",),
+                     "keras": ("keras",)}
+KERAS_BACKEND_MODULES = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}
+
+
+def missing_modules(tasks: list[Task]) -> list[str]:
+    """Modules the tasks need that are not installed (found without importing them)."""
+    import importlib.util
+
+    needed: dict[str, None] = {}
+    for task in tasks:
+        for name in FRAMEWORK_MODULES.get(task.framework, ()):
+            needed[name] = None
+        backend = task.env.get("KERAS_BACKEND")
+        if task.framework == "keras" and backend in KERAS_BACKEND_MODULES:
+            needed[KERAS_BACKEND_MODULES[backend]] = None
+    return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
+def _previous_ok_ids(path: Path) -> set[str]:
+    """Ids of the ok cases in the results file a run would replace (empty if none/unreadable)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {c["id"] for c in data["cases"] if c.get("status") == "ok"}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def rejected_path(path: Path) -> Path:
+    """Where a run that would lose good results is written instead: beside the kept file, with
+    a suffix the results loader ignores."""
+    return path.with_name(path.name + ".rejected")
 
 
 def default_out_dir(quick: bool) -> Path:
@@ -95,6 +138,11 @@ def run_experiment(exp: Experiment, opts: RunOptions, progress: PlainProgress) -
     if not opts.force and cache.cached_key(path) == key:
         progress.message(f"{exp.name}: cached ({path})")
         return "cached"
+    missing = missing_modules(tasks)
+    if missing:
+        raise HarnessError(f"{exp.name}: {', '.join(missing)} not installed in this Python "
+                           f"({sys.executable}); `make experiments` installs the frameworks "
+                           "(requirements/experiments.txt)")
 
     started_at = environment.now_utc()
     task_rounds = [t.rounds if t.rounds is not None else rounds for t in tasks]
@@ -139,8 +187,20 @@ def run_experiment(exp: Experiment, opts: RunOptions, progress: PlainProgress) -
                                            device=gpu[0] if gpu else "cpu", cwd=exp.root),
         "cases": cases,
     }
-    write_results(path, document)
     failed = sum(c["status"] == "failed" for c in cases)
+    previous_ok = _previous_ok_ids(path)
+    lost = sorted(c["id"] for c in cases if c["status"] == "failed" and c["id"] in previous_ok)
+    everything_failed = bool(cases) and all(c["status"] != "ok" for c in cases)
+    if (lost or everything_failed) and not opts.accept_failures:
+        aside = rejected_path(path)
+        write_results(aside, document)
+        why = (f"{len(lost)} case(s) that were ok in it failed in this run, e.g. {lost[0]}"
+               if lost else "every case failed in this run")
+        first_error = next((c["error"] for c in cases if c["status"] == "failed"), None)
+        progress.message(f"{exp.name}: kept {path}: {why}" + (f" ({first_error})" if first_error else "")
+                         + f"; this run is in {aside}; re-run with --accept-failures to replace it")
+        return "rejected"
+    write_results(path, document)
     progress.message(f"{exp.name}: wrote {path} ({len(cases)} cases, {failed} failed)")
     return "written"
 
@@ -162,5 +222,6 @@ class UnknownExperiment(HarnessError):
 
 def run_suite(experiments: list[Experiment], opts: RunOptions,
               progress: PlainProgress) -> dict[str, str]:
-    """Run experiments in order; returns each one's status ("cached" or "written")."""
+    """Run experiments in order; returns each one's status ("cached", "written" or "rejected":
+    the run would have replaced good results with failures, see ``rejected_path``)."""
     return {exp.name: run_experiment(exp, opts, progress) for exp in experiments}
