@@ -476,3 +476,14 @@ def test_fuzz_pass_finds_no_crash_and_no_executable_markup():
     finally:
         sys.path.remove(str(REPO / "scripts"))
     assert fuzz_loaders.main(6, 11) == 0
+
+
+def test_unwritable_output_folder_is_one_line(project, monkeypatch):
+    """Root ignores permission bits, so the check itself is exercised with os.access denied."""
+    from report import pipeline
+
+    (project / "ro").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p).endswith("/ro") else real(p, mode))
+    with pytest.raises(UserError, match=r"ro: not writable, so .* cannot be written"):
+        pipeline.build(project, project / "ro" / "out", log=lambda _m: None)
