@@ -49,13 +49,13 @@ experiments-quick: $(FULL_DEPS)
 	$(PY) build.py experiments --quick
 
 site: $(FULL_DEPS)
-	$(PY) -m report.site
+	$(PY) build.py site
 
 verify: $(REPORT_DEPS)
-	$(PY) -m report.release verify
+	$(PY) build.py verify
 
 release: $(FULL_DEPS)
-	$(PY) -m report.release release
+	$(PY) build.py release
 
 clean:
 	rm -rf dist build site .pytest_cache .hypothesis

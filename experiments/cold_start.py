@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from experiments.harness.api import Measurement, Metric, Task
+from experiments.harness.api import Measurement, Task
+from results_contract.vocabulary import FIRST_PREDICTION, IMPORT_TIME
 
 NAME = "cold_start"
 TITLE = "Cold start: import time and time to first prediction"
@@ -28,8 +29,6 @@ REPO = Path(__file__).resolve().parent.parent
 FULL_PROCESSES = 6
 QUICK_PROCESSES = 2
 
-IMPORT_TIME = Metric("import_time", "s", "lower")
-FIRST_PREDICTION = Metric("first_prediction", "s", "lower")
 
 # The child prints one JSON line on stdout; everything it logs goes to stderr.
 _CHILD = {
@@ -112,9 +111,9 @@ def run(task: Task, ctx) -> list[Measurement]:
     method = (f"{len(imports)} fresh `{Path(sys.executable).name} -c` processes after one "
               "untimed warm-up process (warm page cache)")
     return [
-        Measurement("import_time", imports, extra={"statement": f"import {package}"},
+        Measurement(IMPORT_TIME, imports, extra={"statement": f"import {package}"},
                     notes=f"`import {package}` timed inside the child; {method}"),
-        Measurement("first_prediction", firsts,
+        Measurement(FIRST_PREDICTION, firsts,
                     notes="parent clock before spawn -> child clock after the first output "
                           "of the mlp at batch 1 (interpreter start, import, model build, "
                           f"one forward); {method}"),

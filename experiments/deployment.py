@@ -18,7 +18,8 @@ import time
 import warnings
 from pathlib import Path
 
-from experiments.harness.api import Measurement, Metric, Task
+from experiments.harness.api import Measurement, Task
+from results_contract.vocabulary import ARTIFACT_SIZE, CONVERT_TIME, LATENCY, LOAD_TIME, MAX_ABS_DIFF
 
 NAME = "deployment"
 TITLE = "Deployment paths: conversion, artifact size, load time, latency and agreement"
@@ -37,13 +38,8 @@ PATHS = {
     "keras_onnx": ("onnxruntime", "keras", "onnxruntime.InferenceSession"),
 }
 
-METRICS = (
-    Metric("artifact_size", "bytes", "lower"),
-    Metric("convert_time", "s", "lower"),
-    Metric("load_time", "s", "lower"),
-    Metric("latency", "ms", "lower"),
-    Metric("max_abs_diff", "abs", "lower"),
-)
+METRICS = (ARTIFACT_SIZE, CONVERT_TIME, LOAD_TIME, LATENCY, MAX_ABS_DIFF)
+BY_NAME = {m.name: m for m in METRICS}
 
 
 def tasks(quick: bool) -> list[Task]:
@@ -98,7 +94,7 @@ class _Stages:
             note = f"{stage} warned: {str(w.message)[:300]}"
             if "deprecat" in note.lower() and note not in self.notes:
                 self.notes.append(note)
-        self.results[metric] = Measurement(metric, [elapsed])
+        self.results[metric] = Measurement(BY_NAME[metric], [elapsed])
         return value
 
     def convert_and_load(self, artifact_dir: Path, convert, load):
@@ -110,14 +106,14 @@ class _Stages:
 
     def ok(self, metric: str, samples: list[float]) -> None:
         if not self.failure:
-            self.results[metric] = Measurement(metric, samples)
+            self.results[metric] = Measurement(BY_NAME[metric], samples)
 
     def finish(self) -> list[Measurement]:
         out = []
         for m in METRICS:
             got = self.results.get(m.name)
             if got is None:
-                got = Measurement(m.name, [], status="failed",
+                got = Measurement(m, [], status="failed",
                                   error=self.failure or "not measured")
             got.extra = dict(self.extra) or None
             got.notes = "; ".join(self.notes) or None

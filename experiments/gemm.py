@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import re
 
-from experiments.harness.api import Measurement, Metric, Task
+from experiments.harness.api import Measurement, Task
+from results_contract.vocabulary import FRACTION_OF_PEAK as FRACTION, GFLOPS, THEORETICAL_PEAK as PEAK
 
 NAME = "gemm"
 TITLE = "FP32 matrix multiply: measured GFLOP/s and theoretical peak"
@@ -21,9 +22,6 @@ TITLE = "FP32 matrix multiply: measured GFLOP/s and theoretical peak"
 FULL_SIZES = (256, 512, 1024, 2048)
 QUICK_SIZES = (128, 256)
 
-GFLOPS = Metric("gflops", "GFLOP/s", "higher")
-FRACTION = Metric("fraction_of_peak", "ratio", "higher")
-PEAK = Metric("theoretical_peak", "GFLOP/s", "none")
 
 # FP32 FLOPs per cycle per core for the widest extension present. One FMA counts as two
 # FLOPs; we assume two FMA ports per core, which holds for most server cores since Haswell
@@ -137,7 +135,7 @@ def run(task: Task, ctx) -> list[Measurement]:
                  f"{peak['flops_per_cycle_rule']}; assumes two FMA ports per core, ignores "
                  "turbo and AVX-512 down-clocking; if vCPUs are hyperthreads the real peak "
                  "is lower. extra.numpy_gflops_median is numpy's matmul at n=numpy_n.")
-        return [Measurement("theoretical_peak", [peak["peak_gflops"]], extra=extra,
+        return [Measurement(PEAK, [peak["peak_gflops"]], extra=extra,
                             notes=notes)]
 
     n = int(task.params["n"])
@@ -173,8 +171,8 @@ def run(task: Task, ctx) -> list[Measurement]:
     secs = ctx.timeit(step)
     gflops = [flops / s / 1e9 for s in secs]
     if ctx.device != "cpu":
-        return [Measurement("gflops", gflops, notes="2*n^3 FLOPs per call / seconds per call"),
-                Measurement("fraction_of_peak", [], status="unsupported",
+        return [Measurement(GFLOPS, gflops, notes="2*n^3 FLOPs per call / seconds per call"),
+                Measurement(FRACTION, [], status="unsupported",
                             error="the peak estimate is for the CPU; this ran on "
                                   f"{ctx.device}")]
     usable_peak = _peak_for(threads, peak)
@@ -182,7 +180,7 @@ def run(task: Task, ctx) -> list[Measurement]:
     frac_notes = (f"measured / estimated peak of {min(threads, peak['logical_cpus'])} "
                   "core(s); see the theoretical_peak case for how the peak is estimated")
     return [
-        Measurement("gflops", gflops, extra=extra, notes="2*n^3 FLOPs per call / seconds per call"),
-        Measurement("fraction_of_peak", [g / usable_peak for g in gflops], extra=extra,
+        Measurement(GFLOPS, gflops, extra=extra, notes="2*n^3 FLOPs per call / seconds per call"),
+        Measurement(FRACTION, [g / usable_peak for g in gflops], extra=extra,
                     notes=frac_notes),
     ]

@@ -7,7 +7,8 @@ the ratio of the medians (mode "harness" over mode "torch_benchmark" / "timeit")
 
 from __future__ import annotations
 
-from experiments.harness import Measurement, Metric, Task
+from experiments.harness import Measurement, Task
+from results_contract.vocabulary import TIMER_TIME
 
 NAME = "harness_accuracy"
 TITLE = "Harness timer accuracy against torch.utils.benchmark and timeit"
@@ -15,7 +16,7 @@ TIMEOUT_S = 120
 
 SIZE = 256
 THREADS = 1
-TIME = (Metric("time", "us", "lower"),)
+TIME = (TIMER_TIME,)
 # Seconds the reference timers may spend per task and round, to stay near our own budget.
 REFERENCE_S = {True: 0.1, False: 1.0}
 
@@ -65,4 +66,4 @@ def _tensorflow(task: Task, ctx) -> list[float]:
 
 def run(task: Task, ctx) -> list[Measurement]:
     seconds = _torch(task, ctx) if task.framework == "pytorch" else _tensorflow(task, ctx)
-    return [Measurement("time", [s * 1e6 for s in seconds])]
+    return [Measurement(TIMER_TIME, [s * 1e6 for s in seconds])]

@@ -10,16 +10,14 @@ how each framework uses the second core.
 
 from __future__ import annotations
 
-from experiments.harness import Measurement, Metric, Task
+from experiments.harness import Measurement, Task
 from experiments.models.modes import COMPILED_MODES, MODE_PARAMS, MODES, TASK_ENV
 from experiments.models.weights import MODELS
+from results_contract.vocabulary import COMPILE_TIME, LATENCY, THROUGHPUT
 
 NAME = "inference"
 TITLE = "Inference latency and throughput"
 
-LATENCY = Metric("latency", "ms", "lower")
-THROUGHPUT = Metric("throughput", "samples/s", "higher")
-COMPILE_TIME = Metric("compile_time", "s", "lower")
 MAIN_MODES = (("pytorch", "eager"), ("tensorflow", "graph"))
 THREADS = 2
 
@@ -74,9 +72,9 @@ def run(task: Task, ctx) -> list[Measurement]:
     make_call = _torch_call if task.framework == "pytorch" else _tf_call
     timed = modes.time_mode(task, ctx, lambda: make_call(task, ctx, bs), per_call=(bs == 1))
     if bs == 1:
-        samples, metric = [s * 1e3 for s in timed.seconds], "latency"
+        samples, metric = [s * 1e3 for s in timed.seconds], LATENCY
     else:
-        samples, metric = [bs / s for s in timed.seconds], "throughput"
+        samples, metric = [bs / s for s in timed.seconds], THROUGHPUT
     out = [Measurement(metric, samples, extra=timed.extra, notes=timed.notes)]
     if timed.first_call_s is not None and any(m.name == "compile_time" for m in task.metrics):
         out.append(timed.compile_time((task.framework, task.mode)))

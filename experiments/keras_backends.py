@@ -18,7 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from experiments.harness.api import Measurement, Metric, Task
+from experiments.harness.api import Measurement, Task
+from results_contract.vocabulary import LATENCY, MAX_ABS_DIFF, PREDICT_THROUGHPUT, TRAIN_THROUGHPUT
 
 NAME = "keras_backends"
 TITLE = "Keras 3 on the TensorFlow and PyTorch backends"
@@ -32,12 +33,8 @@ PREDICT_BATCH = 256
 TRAIN_BATCH = 64
 AGREEMENT_BATCH = 16
 
-PERF = (
-    Metric("latency", "ms", "lower"),
-    Metric("predict_throughput", "samples/s", "higher"),
-    Metric("train_throughput", "samples/s", "higher"),
-)
-AGREEMENT = (Metric("max_abs_diff", "abs", "lower"),)
+PERF = (LATENCY, PREDICT_THROUGHPUT, TRAIN_THROUGHPUT)
+AGREEMENT = (MAX_ABS_DIFF,)
 
 
 def tasks(quick: bool) -> list[Task]:
@@ -111,11 +108,11 @@ def _run_perf(task: Task, ctx) -> list[Measurement]:
                                          shuffle=False, verbose=0))
     versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
     return [
-        Measurement("latency", [s * 1e3 for s in latency], extra=versions,
+        Measurement(LATENCY, [s * 1e3 for s in latency], extra=versions,
                     notes="model.predict_on_batch on one sample, one call per sample"),
-        Measurement("predict_throughput", [PREDICT_BATCH / s for s in predict], extra=versions,
+        Measurement(PREDICT_THROUGHPUT, [PREDICT_BATCH / s for s in predict], extra=versions,
                     notes=f"model.predict(batch_size={PREDICT_BATCH}) on {PREDICT_BATCH} samples"),
-        Measurement("train_throughput", [n / s for s in train], extra=versions,
+        Measurement(TRAIN_THROUGHPUT, [n / s for s in train], extra=versions,
                     notes=f"model.fit(epochs=1) over {n} samples in batches of {TRAIN_BATCH} "
                           "(Adam, cross-entropy); warm-up fits (tracing) are not timed"),
     ]
@@ -148,7 +145,7 @@ def _run_agreement(task: Task, ctx) -> list[Measurement]:
             raise RuntimeError(f"TensorFlow-backend child failed: {proc.stderr.strip()[-1500:]}")
         theirs = np.load(out)
     diff = float(np.max(np.abs(ours.astype(np.float64) - theirs)))
-    return [Measurement("max_abs_diff", [diff],
+    return [Measurement(MAX_ABS_DIFF, [diff],
                         extra={"max_abs_logit": float(np.max(np.abs(theirs)))},
                         notes=f"max |logits(torch backend) - logits(tensorflow backend)| over "
                               f"{AGREEMENT_BATCH} inputs, same weights, predict_on_batch")]

@@ -18,14 +18,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from experiments.harness import Measurement, Metric, Task
+from experiments.harness import Measurement, Task
 from experiments.models.weights import MODELS
+from results_contract.vocabulary import PEAK_RSS, PEAK_RSS_OVER_IMPORT
 
 NAME = "memory"
 TITLE = "Peak memory of training and inference"
 IMPORTS_FRAMEWORKS = False  # the worker stays light; the children import the framework
 
-METRICS = (Metric("peak_rss", "MiB", "lower"), Metric("peak_rss_over_import", "MiB", "lower"))
+METRICS = (PEAK_RSS, PEAK_RSS_OVER_IMPORT)
 MAIN_MODE = {"pytorch": "eager", "tensorflow": "graph"}
 PHASES = ("training", "inference")
 NOTES = ("fresh child process per sample; ru_maxrss after the workload; over_import subtracts "
@@ -47,9 +48,9 @@ def run(task: Task, ctx) -> list[Measurement]:
     job = {"framework": task.framework, "mode": task.mode, "model": task.model,
            "threads": ctx.threads, "seed": ctx.seed, **task.params}
     samples = [_child(job) for _ in range(repeats)]
-    return [Measurement("peak_rss", [s["peak_mib"] for s in samples], notes=NOTES,
+    return [Measurement(PEAK_RSS, [s["peak_mib"] for s in samples], notes=NOTES,
                         extra={"import_rss_mib": [s["import_mib"] for s in samples]}),
-            Measurement("peak_rss_over_import",
+            Measurement(PEAK_RSS_OVER_IMPORT,
                         [max(0.0, s["peak_mib"] - s["import_mib"]) for s in samples],
                         notes=NOTES)]
 

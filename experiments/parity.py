@@ -12,16 +12,15 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from experiments.harness import Measurement, Metric, Task
+from experiments.harness import Measurement, Task
 from experiments.models.modes import MODE_PARAMS, MODES, TASK_ENV
 from experiments.models.weights import MODELS
+from results_contract.vocabulary import LABEL_AGREEMENT, MAX_ABS_LOGIT_DIFF, MAX_REL_DIFF
 
 NAME = "parity"
 TITLE = "Numerical parity of the PyTorch and TensorFlow models"
 
-METRICS = (Metric("max_abs_diff", "logit", "lower"),
-           Metric("max_rel_diff", "fraction", "lower"),
-           Metric("label_agreement", "fraction", "higher"))
+METRICS = (MAX_ABS_LOGIT_DIFF, MAX_REL_DIFF, LABEL_AGREEMENT)
 REFERENCE = {"tensorflow": ("pytorch", "eager"), "pytorch": ("tensorflow", "eager")}
 REL_NOTES = "max |a - b| divided by the largest |logit| of the reference (not element-wise)"
 
@@ -73,9 +72,9 @@ def run(task: Task, ctx) -> list[Measurement]:
     ref = _logits(ref_fw, ref_mode, task.model, bs, ctx)
     scores = compare(ours, ref)
     extra = {"reference_max_abs_logit": float(np.max(np.abs(ref))), "batch_size": bs}
-    return [Measurement(name, [value], extra=extra,
-                        notes=REL_NOTES if name == "max_rel_diff" else None)
-            for name, value in scores.items()]
+    return [Measurement(metric, [scores[metric.name]], extra=extra,
+                        notes=REL_NOTES if metric is MAX_REL_DIFF else None)
+            for metric in METRICS]
 
 
 def _fix_threads(framework: str, threads: int) -> None:

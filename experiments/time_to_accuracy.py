@@ -15,7 +15,8 @@ import math
 import os
 import time
 
-from experiments.harness.api import Measurement, Metric, Task
+from experiments.harness.api import Measurement, Task
+from results_contract.vocabulary import EPOCHS, FINAL_ACCURACY, WALL_TIME
 
 NAME = "time_to_accuracy"
 TITLE = "Time to accuracy: a small MLP on the digits data set"
@@ -31,11 +32,7 @@ TEST_FRACTION = 0.25
 FULL_SEEDS = 5
 QUICK_SEEDS = 2
 
-METRICS = (
-    Metric("wall_time", "s", "lower"),
-    Metric("epochs", "epochs", "lower"),
-    Metric("final_accuracy", "ratio", "higher"),
-)
+METRICS = (WALL_TIME, EPOCHS, FINAL_ACCURACY)
 
 STYLES = {
     "pytorch": ("eager", "PyTorch eager: hand-written loop, Adam, CrossEntropyLoss"),
@@ -168,7 +165,7 @@ def run(task: Task, ctx) -> list[Measurement]:
              f"a seed that misses {TARGET} within {MAX_EPOCHS} epochs reports its time to "
              "the last epoch (see extra.reached_target)")
     return [
-        Measurement("wall_time", [r[0] for r in runs], extra=extra, notes=notes),
-        Measurement("epochs", [float(r[1]) for r in runs], extra=extra, notes=notes),
-        Measurement("final_accuracy", [r[2] for r in runs], extra=extra, notes=notes),
+        Measurement(WALL_TIME, [r[0] for r in runs], extra=extra, notes=notes),
+        Measurement(EPOCHS, [float(r[1]) for r in runs], extra=extra, notes=notes),
+        Measurement(FINAL_ACCURACY, [r[2] for r in runs], extra=extra, notes=notes),
     ]

@@ -11,15 +11,14 @@ and as ``tf.function(jit_compile=True)``. The step bodies are
 
 from __future__ import annotations
 
-from experiments.harness import Measurement, Metric, Task
+from experiments.harness import Measurement, Task
 from experiments.models.modes import COMPILED_MODES, MODE_PARAMS, MODES, TASK_ENV
 from experiments.models.weights import MODELS
+from results_contract.vocabulary import COMPILE_TIME, THROUGHPUT
 
 NAME = "training"
 TITLE = "Training throughput"
 
-THROUGHPUT = Metric("throughput", "samples/s", "higher")
-COMPILE_TIME = Metric("compile_time", "s", "lower")
 LEARNING_RATE = 1e-3
 THREADS = 2
 
@@ -76,7 +75,7 @@ def run(task: Task, ctx) -> list[Measurement]:
     bs = int(task.params["batch_size"])
     make_step = _torch_step if task.framework == "pytorch" else _tf_step
     timed = modes.time_mode(task, ctx, lambda: make_step(task, ctx, bs))
-    out = [Measurement("throughput", [bs / s for s in timed.seconds], extra=timed.extra, notes=timed.notes)]
+    out = [Measurement(THROUGHPUT, [bs / s for s in timed.seconds], extra=timed.extra, notes=timed.notes)]
     if timed.first_call_s is not None:
         out.append(timed.compile_time((task.framework, task.mode)))
     return out

@@ -14,7 +14,8 @@ import io
 import tokenize
 from pathlib import Path
 
-from experiments.harness.api import Measurement, Metric, Task
+from experiments.harness.api import Measurement, Task
+from results_contract.vocabulary import DEPENDENCIES, INSTALL_SIZE, INSTALL_SIZE_WITH_DEPS, LOC
 
 NAME = "usability"
 TITLE = "Usability proxies: lines of code, install size and dependencies"
@@ -35,10 +36,7 @@ LISTINGS = {
 # Distribution names as installed (tensorflow-cpu on this machine; keras comes with it).
 DISTRIBUTIONS = {"pytorch": ("torch",), "tensorflow": ("tensorflow-cpu", "tensorflow")}
 
-LOC = Metric("loc", "lines", "lower")
-INSTALL = (Metric("install_size", "MiB", "lower"),
-           Metric("install_size_with_deps", "MiB", "lower"),
-           Metric("dependencies", "count", "lower"))
+INSTALL = (INSTALL_SIZE, INSTALL_SIZE_WITH_DEPS, DEPENDENCIES)
 
 LOC_RULE = ("non-blank lines of the named top-level definitions (decorators included), "
             "excluding comment-only lines and docstrings (of the definition and anything "
@@ -150,7 +148,7 @@ def _run_loc(task: Task) -> list[Measurement]:
     file, names = LISTING_FILES[task.framework], LISTINGS[task.model][task.framework]
     source = (MODELS_DIR / file).read_text(encoding="utf-8")
     per_def = count_loc(source, names)
-    return [Measurement("loc", [float(sum(per_def.values()))], extra={"per_definition": per_def},
+    return [Measurement(LOC, [float(sum(per_def.values()))], extra={"per_definition": per_def},
                         notes=f"{file}: {', '.join(names)}; rule: {LOC_RULE}")]
 
 
@@ -178,10 +176,10 @@ def _run_install(task: Task) -> list[Measurement]:
     if "keras" in deps:
         how += "; keras is a dependency of tensorflow and is included in its closure"
     return [
-        Measurement("install_size", [own / mib], extra=extra, notes=how),
-        Measurement("install_size_with_deps", [(own + sum(dep_bytes.values())) / mib],
+        Measurement(INSTALL_SIZE, [own / mib], extra=extra, notes=how),
+        Measurement(INSTALL_SIZE_WITH_DEPS, [(own + sum(dep_bytes.values())) / mib],
                     extra=extra, notes=how),
-        Measurement("dependencies", [float(len(deps))], extra=extra, notes=how),
+        Measurement(DEPENDENCIES, [float(len(deps))], extra=extra, notes=how),
     ]
 
 

@@ -9,21 +9,20 @@ import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from markupsafe import Markup
-
-from report import document, listings
+from report import document
 from report.bibliography import format_entries, load_bibliography
 from report.charts import render_svg
 from report.config import PaperConfig
 from report.errors import Problems
-from report.inputs import read_text
 from report.pdf import PdfAttachment
 from report.provenance import Provenance
-from report.render import UNRESOLVED, DocumentState, Helpers
+from report.context import build_context, relative
+from report.document import DocumentState
+from report.helpers import Helpers, Sources
 from report.templates import make_environment, render_template
-from report.results import ResultsSet, load_results
+from report.results import load_results
 from report.safety import live_markup
 
 PDF_VARIANT = "pdf/a-3b"
@@ -39,50 +38,7 @@ class AssembledPage:
 
 
 def _rel(config: PaperConfig, path: Path) -> str:
-    return str(path.relative_to(config.root)) if path.is_relative_to(config.root) else str(path)
-
-
-def _short_id(case) -> str:
-    d = case.data
-    return f"{d['framework']}/{d['mode']}/{d['model']}/{d['metric']}"
-
-
-def _css_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def stylesheet(config: PaperConfig, prov: Provenance) -> Markup:
-    """The page's CSS: the project stylesheet, pygments colours and the PDF page furniture."""
-    parts = []
-    for name in ("style.css", "print.css"):
-        path = config.templates_dir / name
-        if path.exists():
-            parts.append(read_text(path, _rel(config, path), config.max_input_bytes))
-    parts.append(listings.pygments_css())
-    footer = f"{config.title.split(':')[0]} · v{config.version} · {prov.date.isoformat()} · commit {prov.label}"
-    parts.append("@page { @bottom-left { content: %s; } }" % _css_string(footer))
-    return Markup("\n".join(parts).replace("</", "<\\/"))
-
-
-def cite_as(config: PaperConfig, prov: Provenance) -> str:
-    authors = ", ".join(config.authors)
-    return (f"{authors}. {config.title}. Version {config.version}, {prov.date.isoformat()}. "
-            f"Commit {prov.short_commit}.")
-
-
-def build_context(config: PaperConfig, prov: Provenance, results: ResultsSet) -> dict[str, Any]:
-    first = next(iter(results.files.values()), None)
-    return {
-        "paper": config,
-        "version": config.version,
-        "build": prov,
-        "css": stylesheet(config, prov),
-        "results": results,
-        "environment": first.environment if first else {},
-        "cite_as": cite_as(config, prov),
-        "numeric_tolerance": config.numeric_tolerance,
-        "error_chars": config.error_chars,
-    }
+    return relative(config, path)
 
 
 def _link(href: str | None, text: str) -> str:
@@ -113,15 +69,6 @@ def figure_provenance(fig, config: PaperConfig, prov: Provenance) -> str:
             + (" (modified)" if prov.dirty else "") + ".")
 
 
-_CASE_FORMATTERS = ("fmt_case", "case_label", "ratio", "compare_cases")
-
-
-def _none_safe(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return UNRESOLVED if any(a is None for a in args) else fn(*args, **kwargs)
-    return wrapper
-
-
 def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False, draw: bool = True,
                   log: Callable[[str], None] = print) -> AssembledPage:
     problems = Problems()
@@ -133,14 +80,11 @@ def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False
     # is drawn or written while any error stands.
 
     state = DocumentState()
-    helpers = Helpers(config.root, results, bib, problems, state)
+    helpers = Helpers(Sources(config.root, results, bib, config), problems, state)
     env = make_environment(config.templates_dir, config.max_input_bytes)
     env.globals.update(helpers.globals())
-    for name in _CASE_FORMATTERS:  # a case lookup that failed (already reported) gives None
-        env.globals[name] = _none_safe(env.globals[name])
-    env.globals.update(document.marker_helpers())
-    page = render_template(env, config.main_template, build_context(config, prov, results), problems,
-                           config.templates_dir)
+    page = render_template(env, config.main_template, build_context(config, prov, results).as_dict(),
+                           problems, config.templates_dir)
     if page is None:
         problems.raise_if_errors()
 
@@ -153,10 +97,10 @@ def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False
         problems.warn("results from different environments are compared in this paper: " + "; ".join(diffs))
     for name in sorted(state.used_experiments):
         rf = results.experiment(name)
-        noisy = [c for c in rf.cases if c.ok and c.data.get("noisy")]
+        noisy = [c for c in rf.cases if c.ok and c.noisy]
         if noisy:
             problems.warn(f"{_rel(config, rf.path)}: {len(noisy)} of {len(rf.cases)} cases are noisy "
-                          f"(CI half-width > 5% of the median), e.g. {_short_id(noisy[0])}")
+                          f"(CI half-width > 5% of the median), e.g. {noisy[0].short_id()}")
 
     formatted = format_entries(bib.entries, state.citations, config.csl_style) if not problems.errors else {}
     if draw and not problems.errors:

@@ -19,7 +19,7 @@ import bibtexparser
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from report.errors import Problems, UserError
-from report.inputs import read_text
+from results_contract.files import read_text
 
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 

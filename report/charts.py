@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from report.results import Case
+from results_contract import Case
 
 FIGSIZE = (6.4, 3.1)  # inches; the HTML and the PDF both scale it to the column width
 FONT = "DejaVu Sans"
@@ -46,15 +46,10 @@ class ChartSpec:
     x_labels: dict[Any, str] = field(default_factory=dict)
 
 
-CASE_FIELDS = ("id", "framework", "mode", "model", "metric", "unit", "status", "better")
-
-
 def field_value(case: Case, name: str) -> Any:
     """A case's identifying field, or else one of its parameters (e.g. ``n`` is the matrix size
     parameter, not the sample count)."""
-    if name in CASE_FIELDS:
-        return case.data[name]
-    return case.data["params"].get(name)
+    return case.field(name)
 
 
 def series_key(case: Case, fields: Sequence[str]) -> str:
@@ -75,7 +70,7 @@ def _series_label(spec: ChartSpec, key: str, by_series: dict[str, list[Case]]) -
 def _style(series: list[str], cases_by_series: dict[str, list[Case]]) -> dict[str, dict[str, Any]]:
     styles, per_framework = {}, {}
     for key in series:
-        fw = cases_by_series[key][0].data["framework"]
+        fw = cases_by_series[key][0].framework
         n = per_framework.get(fw, 0)
         per_framework[fw] = n + 1
         styles[key] = {"color": FRAMEWORK_COLOURS.get(fw, "#6b7280"), "hatch": HATCHES[n % len(HATCHES)],
@@ -139,8 +134,8 @@ def _group(spec: ChartSpec) -> tuple[list[str], dict[str, list[Case]]]:
 
 
 def _err(case: Case) -> tuple[float, float]:
-    lo, hi = case.data["ci95"] or (case.data["median"], case.data["median"])
-    return max(0.0, case.data["median"] - lo), max(0.0, hi - case.data["median"])
+    lo, hi = case.ci95 or (case.median, case.median)
+    return max(0.0, case.median - lo), max(0.0, hi - case.median)
 
 
 def _draw_bars(ax, spec: ChartSpec) -> None:
@@ -148,7 +143,7 @@ def _draw_bars(ax, spec: ChartSpec) -> None:
     series, by_series = _group(spec)
     styles = _style(series, by_series)
     width = 0.8 / max(1, len(series))
-    ok_values = [c.data["median"] for c in spec.cases if c.ok and c.data["median"]]
+    ok_values = [c.median for c in spec.cases if c.ok and c.median]
     floor = min(ok_values) if ok_values else 1.0
     for i, key in enumerate(series):
         index = {field_value(c, spec.x): c for c in by_series[key]}
@@ -162,7 +157,7 @@ def _draw_bars(ax, spec: ChartSpec) -> None:
                 failed.append(p)
                 continue
             pos.append(p)
-            heights.append(case.data["median"])
+            heights.append(case.median)
             lo, hi = _err(case)
             errs[0].append(lo)
             errs[1].append(hi)
@@ -184,7 +179,7 @@ def _draw_lines(ax, spec: ChartSpec) -> None:
         if not cases:
             continue
         xs = [field_value(c, spec.x) for c in cases]
-        ys = [c.data["median"] for c in cases]
+        ys = [c.median for c in cases]
         errs = list(zip(*(_err(c) for c in cases)))
         st = styles[key]
         ax.errorbar(xs, ys, yerr=errs, color=st["color"], marker=st["marker"], markersize=4,

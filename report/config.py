@@ -16,7 +16,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from report.errors import UserError
-from report.inputs import read_text
+from results_contract.files import read_text
 
 # PEP 440 public versions (with an optional local part) and SemVer 2.0.0.
 PEP440_RE = re.compile(r"^v?(\d+!)?\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[a-z0-9]+(\.[a-z0-9]+)*)?$")

@@ -1,23 +1,55 @@
-"""Finish a rendered page: number sections, build the table of contents, place figures and the
-bibliography, and resolve every cross-reference.
+"""The document being built: what the helpers learn while templates render (``DocumentState``),
+the markers they leave, and the finishing pass that numbers sections, builds the table of
+contents, places figures and the bibliography and resolves every cross-reference.
 
-This runs after the templates render, once every label in the document is known, so a
+Finishing runs after the templates render, once every label in the document is known, so a
 reference may point forwards. An unknown label is a build error naming where it was used.
+Markers are delimited by NUL, which no input can carry (``results_contract.files`` and the
+loaders refuse it), so data can never produce one.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from markupsafe import Markup
 
+from report.charts import ChartSpec
 from report.errors import Problems
-from report.render import DocumentState, Figure
 
 TOC_MARK = "\x00toc\x00"
 BIB_MARK = "\x00bibliography\x00"
+REF_MARK = "\x00ref:{}\x00"
+FIGURE_MARK = "\x00figure:{}\x00"
+KINDS = {"fig": "Figure", "tab": "Table", "lst": "Listing"}
+
+
+@dataclass
+class Figure:
+    label: str
+    number: int
+    caption: str
+    spec: ChartSpec
+    experiment: str
+    source: Path
+    module: str
+    svg: str = ""
+    where: str = ""  # the template line that asked for it
+
+
+@dataclass
+class DocumentState:
+    """Everything the helpers learn while the templates render."""
+
+    citations: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # label -> "Figure 3"
+    counters: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
+    figures: list[Figure] = field(default_factory=list)
+    refs: list[tuple[str, str]] = field(default_factory=list)  # (label, where)
+    used_experiments: set[str] = field(default_factory=set)
 _HEADING = re.compile(r'<h([23])(?P<attrs>[^>]*)>(?P<text>.*?)</h\1>', re.S)
 _ID = re.compile(r'\bid="([^"]+)"')
 _FIGURE = re.compile("\x00figure:(\\d+)\x00")
@@ -119,6 +151,11 @@ def finish(page: str, state: DocumentState, problems: Problems, formatted_refs: 
     return _REF.sub(resolve, page), headings
 
 
-def marker_helpers() -> dict[str, object]:
-    """Template globals that leave markers for ``finish`` to fill."""
-    return {"toc": lambda: Markup(TOC_MARK), "bibliography": lambda: Markup(BIB_MARK)}
+def toc() -> Markup:
+    """The table of contents, built from the numbered headings when the page is finished."""
+    return Markup(TOC_MARK)
+
+
+def bibliography() -> Markup:
+    """The list of references, in order of first citation, placed when the page is finished."""
+    return Markup(BIB_MARK)

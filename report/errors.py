@@ -8,15 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from results_contract.errors import UserError, one_line
 
-def one_line(message: str) -> str:
-    """Each problem is one line: fold any line break a quoted value brought in (str.splitlines's)."""
-    lines = message.splitlines()
-    return " ".join(part.strip() for part in lines if part.strip()) if len(lines) > 1 else message
-
-
-class UserError(Exception):
-    """A problem in the author's inputs: one line naming the file, where, and what to do."""
+__all__ = ["Problems", "UserError", "one_line"]
 
 
 @dataclass

@@ -10,22 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from report.results import Case
-
-FRAMEWORK_NAMES = {
-    "pytorch": "PyTorch",
-    "tensorflow": "TensorFlow",
-    "onnxruntime": "ONNX Runtime",
-    "litert": "LiteRT",
-    "keras": "Keras",
-}
-MODE_NAMES = {
-    "eager": "eager",
-    "compile": "torch.compile",
-    "graph": "tf.function",
-    "xla": "XLA",
-}
-TIME_UNITS = {"s", "ms", "us", "µs", "ns"}
+from results_contract import Case, format_params
+from results_contract.vocabulary import FRAMEWORK_NAMES, MODE_NAMES, unit as unit_of
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -57,13 +43,12 @@ def fmt_bytes(n: float) -> str:
 def fmt_quantity(x: float, unit: str) -> str:
     if unit == "bytes":
         return fmt_bytes(x)
-    if unit in ("", "1", "count", "fraction", "ratio", "abs"):
+    symbol = unit_of(unit).symbol if unit else ""
+    if not symbol or symbol == "1":
         return fmt_number(x)
-    if unit in ("x", "×"):
-        return f"{fmt_number(x)}×"
-    if unit == "%":
-        return f"{fmt_number(x)}%"
-    return f"{fmt_number(x)} {unit}"
+    if symbol in ("×", "%"):
+        return f"{fmt_number(x)}{symbol}"
+    return f"{fmt_number(x)} {symbol}"
 
 
 def fmt_range(lo: float, hi: float, unit: str) -> str:
@@ -74,45 +59,44 @@ def fmt_range(lo: float, hi: float, unit: str) -> str:
 
 def case_label(case: Case) -> str:
     """A reader's name for a case: framework plus mode, e.g. "PyTorch torch.compile"."""
-    fw = FRAMEWORK_NAMES.get(case.data["framework"], case.data["framework"])
-    mode = MODE_NAMES.get(case.data["mode"], case.data["mode"].replace("_", " "))
+    fw = FRAMEWORK_NAMES.get(case.framework, case.framework)
+    mode = MODE_NAMES.get(case.mode, case.mode.replace("_", " "))
     return f"{fw} {mode}"
 
 
 def fmt_case(case: Case, *, stat: str = "median", ci: bool = True) -> str:
     """"0.123 ms (95% CI 0.120–0.125)", or "n/a (reason)" for a case that did not run."""
     if not case.ok:
-        return f"n/a ({case.data['status']}: {case.data.get('error') or 'no reason recorded'})"
-    value = case.data.get(stat)
+        return f"n/a ({case.status}: {case.error or 'no reason recorded'})"
+    value = getattr(case, stat, None) if stat in CASE_STATS else None
     if value is None:
         return f"n/a ({stat} not recorded)"
-    text = fmt_quantity(value, case.data["unit"])
-    lo_hi = case.data.get("ci95")
-    if ci and stat == "median" and lo_hi and case.data.get("n", len(case.data["samples"])) > 1:
-        text += f" (95% CI {fmt_range(lo_hi[0], lo_hi[1], case.data['unit'])})"
+    text = fmt_quantity(value, case.unit)
+    lo_hi = case.ci95
+    if ci and stat == "median" and lo_hi and case.sample_count > 1:
+        text += f" (95% CI {fmt_range(lo_hi[0], lo_hi[1], case.unit)})"
     return text
 
 
+CASE_STATS = ("median", "p90", "p99", "mean", "stdev")
+
+
 def cis_overlap(a: Case, b: Case) -> bool:
-    (alo, ahi), (blo, bhi) = a.data["ci95"], b.data["ci95"]
+    (alo, ahi), (blo, bhi) = a.ci95, b.ci95
     return alo <= bhi and blo <= ahi
 
 
 def ratio(a: Case, b: Case) -> float | None:
     """How many times better ``a`` is than ``b`` (>1 means a is better), or None."""
-    if not (a.ok and b.ok) or not a.data["median"] or not b.data["median"]:
+    if not (a.ok and b.ok) or not a.median or not b.median:
         return None
-    if a.data["better"] == "lower":
-        return b.data["median"] / a.data["median"]
-    return a.data["median"] / b.data["median"]
+    if a.better == "lower":
+        return b.median / a.median
+    return a.median / b.median
 
 
 def _adjectives(case: Case) -> tuple[str, str]:
-    if case.data["better"] == "lower":
-        return ("faster", "slower") if case.data["unit"] in TIME_UNITS else ("smaller", "larger")
-    if case.data["unit"].endswith("/s"):  # throughputs: samples/s, GFLOP/s
-        return ("faster", "slower")
-    return ("higher", "lower")
+    return unit_of(case.unit).words(case.better)
 
 
 def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | None = None) -> str:
@@ -123,9 +107,9 @@ def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | 
     if not a.ok or not b.ok:
         good, bad, bad_case = (a_name, b_name, b) if a.ok else (b_name, a_name, a)
         return f"{good} produced a result while {bad} did not ({fmt_case(bad_case)})"
-    va = fmt_quantity(a.data["median"], a.data["unit"])
-    vb = fmt_quantity(b.data["median"], b.data["unit"])
-    if a.data["better"] == "none":
+    va = fmt_quantity(a.median, a.unit)
+    vb = fmt_quantity(b.median, b.unit)
+    if a.better == "none":
         return f"{a_name} measured {va} and {b_name} {vb}"
     if cis_overlap(a, b):
         return f"{a_name} ({va}) and {b_name} ({vb}) show no clear difference (their 95% CIs overlap)"
@@ -137,4 +121,4 @@ def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | 
 
 
 def describe_params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return format_params(params, ", ")

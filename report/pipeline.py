@@ -19,7 +19,7 @@ from typing import Callable
 from report.config import PaperConfig, load_config
 from report.errors import UserError
 from report.provenance import Provenance, read_provenance
-from report.writer import check_target, recover, replace_together
+from results_contract.files import check_target, recover, replace_together
 
 STAMP_NAME = ".build-stamp.json"
 # Inputs whose change must rebuild the paper, relative to the project root.

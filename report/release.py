@@ -1,4 +1,4 @@
-"""``python -m report.release verify|release``: reproducibility check and release artifacts.
+"""``build.py verify`` and ``build.py release``: reproducibility check and release artifacts.
 
 verify   build the paper twice, each into a fresh temporary directory (``build.py --out DIR
          --force``), and compare the SHA-256 of every file; exit 1 if any differs.
@@ -11,7 +11,6 @@ Both pin ``SOURCE_DATE_EPOCH`` to the commit's time unless it is already set.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
@@ -44,7 +43,8 @@ def build_env(root: Path) -> dict[str, str]:
 
 
 def run_build(root: Path, out: Path, env: dict[str, str]) -> None:
-    proc = subprocess.run([sys.executable, str(BUILD_PY), "--root", str(root), "--out", str(out), "--force", "-q"],
+    proc = subprocess.run([sys.executable, str(BUILD_PY), "report", "--root", str(root), "--out", str(out),
+                           "--force", "-q"],
                           cwd=root, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise UserError(f"build into {out} failed:\n{proc.stderr.strip()}")
@@ -110,7 +110,7 @@ def release(root: Path, log: Callable[[str], None] = print) -> Path:
     config = load_config(root)
     dist = root / "dist"
     run_build(root, dist, build_env(root))
-    from report.writer import atomic_write
+    from results_contract.files import atomic_write
 
     lines = [f"{sha256(p)}  {p.name}\n" for p in artifacts(dist, config.artifact_stem)]
     atomic_write(dist / SUMS, "".join(lines).encode())
@@ -118,28 +118,3 @@ def release(root: Path, log: Callable[[str], None] = print) -> Path:
         log(line.rstrip())
     log(f"wrote {dist / SUMS}; tag the commit: git tag -a v{config.version} -m 'Version {config.version}'")
     return dist / SUMS
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m report.release", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n")[1])
-    p.add_argument("command", choices=["verify", "release"])
-    p.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")
-    args = p.parse_args(argv)
-    try:
-        if args.command == "verify":
-            if not verify(args.root):
-                print("error: two builds of the same commit differ; the build is not reproducible", file=sys.stderr)
-                return 1
-            print("verified: two builds are byte-identical")
-        else:
-            release(args.root)
-    except UserError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

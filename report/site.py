@@ -1,4 +1,4 @@
-"""``python -m report.site``: the documentation site, built with MkDocs (material theme).
+"""``build.py site``: the documentation site, built with MkDocs (material theme).
 
 The site holds no second copy of the paper's text: the built ``dist/`` HTML and PDF are copied
 byte for byte into ``paper/``, with ``results/`` (JSON and CSV) and the experiment modules next
@@ -12,7 +12,6 @@ results, how to cite, the changelog), staged together into ``build/site-src/``, 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -145,7 +144,7 @@ def results_page(entries: list[dict[str, Any]]) -> str:
 
 
 def cite_page(config: PaperConfig, prov: Provenance, bibtex: str, cite_as: str, cff: str | None) -> str:
-    page = [f"# Cite this", "",
+    page = ["# Cite this", "",
             f"Please cite the versioned PDF, giving the version you read (here **{config.version}**): "
             "every version is a fixed, reproducible build of one commit.", "",
             "## Text", "", f"> {cite_as}", "",
@@ -219,7 +218,7 @@ def stage(inputs: SiteInputs, stage_dir: Path) -> Path:
     (results_out / "all-cases.csv").write_text(results_csv(all_data), encoding="utf-8")
     (stage_dir / "results.md").write_text(results_page(entries), encoding="utf-8")
 
-    from report.assemble import cite_as
+    from report.context import cite_as
 
     bibtex = bibtex_entry(config, prov, config.repository_url)
     (stage_dir / "paper.bib").write_text(bibtex, encoding="utf-8")
@@ -297,24 +296,6 @@ def tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m report.site", description=__doc__.split("\n\n")[0])
-    p.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")
-    p.add_argument("--out", type=Path, default=None, help="site directory (default: <root>/site)")
-    p.add_argument("--dist", type=Path, default=None, help="where the paper is built (default: <root>/dist)")
-    p.add_argument("--no-build", action="store_true", help="use the paper already in --dist; do not build it")
-    p.add_argument("-q", "--quiet", action="store_true")
-    args = p.parse_args(argv)
-    log = (lambda _m: None) if args.quiet else (lambda m: print(m, flush=True))
-    try:
-        site = build_site(args.root, args.out, args.dist, build_paper=not args.no_build, log=log)
-    except UserError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
-        return 1
-    print(f"built {site} ({_size(tree_size(site))}); open {site / 'index.html'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def site_size(path: Path) -> str:
+    """The built site's size, for the command's last line."""
+    return _size(tree_size(path))

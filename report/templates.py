@@ -1,6 +1,6 @@
 """The Jinja environment the paper is rendered in, and one-line errors for what goes wrong.
 
-Templates are read through ``report.inputs`` (regular files only, UTF-8, no NUL), and the
+Templates are read through ``results_contract.files`` (regular files only, UTF-8, no NUL), and the
 include graph is checked before rendering, so a template that includes itself is named with
 its cycle instead of surfacing as a RecursionError at an unrelated line.
 """
@@ -16,7 +16,7 @@ import jinja2.meta
 from jinja2.loaders import split_template_path
 
 from report.errors import Problems, UserError
-from report.inputs import read_text
+from results_contract.files import read_text
 
 
 def short_path(path: str) -> str:
@@ -28,7 +28,7 @@ def short_path(path: str) -> str:
 
 
 class InputLoader(jinja2.FileSystemLoader):
-    """``FileSystemLoader`` that reads through ``report.inputs.read_text``."""
+    """``FileSystemLoader`` that reads through ``results_contract.files.read_text``."""
 
     def __init__(self, searchpath: Path, max_bytes: int):
         super().__init__(str(searchpath))

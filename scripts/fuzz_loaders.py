@@ -22,7 +22,16 @@ sys.path.insert(0, str(ROOT))
 
 from report.bibliography import format_entries, parse_bibliography  # noqa: E402
 from report.errors import Problems, UserError  # noqa: E402
-from report.results import parse_results_text  # noqa: E402
+from results_contract import ResultsError, parse  # noqa: E402
+
+
+def parse_results_text(text: str, where: str, problems: Problems):
+    try:
+        return parse(text, where)
+    except ResultsError as exc:
+        for line in exc.problems:
+            problems.error(line)
+        return None
 from report.safety import live_markup  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "project"
@@ -107,10 +116,10 @@ def check_bib(text: str) -> None:
 
 
 CONTEXT_TEMPLATE = """{% for c in cases("x") %}
-<p>{{ value("x", id=c.id) }} {{ fmt_case(c) }} {{ case_label(c) }} {{ c.data.get("notes", "") }}
+<p>{{ value("x", id=c.id) }} {{ fmt_case(c) }} {{ case_label(c) }} {{ c.notes or "" }}
 {{ compare("x", {"id": c.id}, {"id": c.id}) }}</p>{% endfor %}
 {{ cases_table("tab:all", "All.", "x") }}
-{% set rows = [] %}{% for c in cases("x") %}{% do rows.append([c.id, c.data.get("error") or ""]) %}{% endfor %}
+{% set rows = [] %}{% for c in cases("x") %}{% do rows.append([c.id, c.error or ""]) %}{% endfor %}
 {{ table("tab:t", "T.", ["a", "b"], rows) }}
 {{ toc() }}{{ bibliography() }}"""
 
@@ -123,21 +132,21 @@ def check_context(text: str) -> None:
 
     from report import document
     from report.bibliography import Bibliography
-    from report.render import DocumentState, Helpers
-    from report.results import Case, ResultsFile, ResultsSet
+    from report.document import DocumentState
+    from report.helpers import Helpers, Sources
+    from report.results import ResultsSet
+    from results_contract import ResultsFile
 
     problems = Problems()
     data = parse_results_text(text, "results/x.json", problems)
     if data is None:
         return
     data["experiment"] = "x"
-    path = _Path("results/x.json")
-    results = ResultsSet({"x": ResultsFile(path, data, [Case("x", path, c) for c in data["cases"]])})
+    results = ResultsSet({"x": ResultsFile.from_document(_Path("results/x.json"), data)})
     state = DocumentState()
     env = jinja2.Environment(loader=jinja2.DictLoader({"t": CONTEXT_TEMPLATE}), autoescape=True,
                              extensions=["jinja2.ext.do"])
-    env.globals.update(Helpers(ROOT, results, Bibliography(), problems, state).globals())
-    env.globals.update(document.marker_helpers())
+    env.globals.update(Helpers(Sources(ROOT, results, Bibliography()), problems, state).globals())
     page, _ = document.finish(env.get_template("t").render(), state, problems, {}, {})
     assert not live_markup(page), live_markup(page)
 

@@ -40,9 +40,11 @@ def project(tmp_path: Path) -> Path:
 
 
 def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the real CLI, as an author would, against ``root``."""
+    """Run the real CLI, as an author would, against ``root``: ``build.py [COMMAND] --root ROOT ...``."""
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    return subprocess.run([sys.executable, str(REPO / "build.py"), "--root", str(root), *args],
+    command = [args[0]] if args and not args[0].startswith("-") else []
+    rest = list(args[len(command):])
+    return subprocess.run([sys.executable, str(REPO / "build.py"), *command, "--root", str(root), *rest],
                           cwd=root, capture_output=True, text=True, env=env, timeout=300)
 
 

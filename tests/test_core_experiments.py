@@ -38,11 +38,11 @@ def find(module, **where):
 
 def check(task, measurements):
     """Every declared metric reported once, ok, with positive finite samples."""
-    assert sorted(m.metric for m in measurements) == sorted(m.name for m in task.metrics)
+    assert sorted(m.metric.name for m in measurements) == sorted(m.name for m in task.metrics)
     for m in measurements:
         assert m.status == "ok", m.error
         assert m.samples and all(math.isfinite(s) and s >= 0 for s in m.samples), m
-    return {m.metric: m.samples for m in measurements}
+    return {m.metric.name: m.samples for m in measurements}
 
 
 @pytest.mark.parametrize("module", EXPERIMENTS, ids=lambda m: m.NAME)

@@ -13,7 +13,7 @@ def case(fw, median, lo, hi, unit="ms", better="lower", status="ok", error=None,
             "better": better, "params": {}, "samples": [median] * 3 if status == "ok" else [], "n": 3,
             "median": median if status == "ok" else None, "ci95": [lo, hi] if status == "ok" else None,
             "status": status, "error": error}
-    return Case("exp", Path("results/exp.json"), data)
+    return Case.from_dict("exp", Path("results/exp.json"), data)
 
 
 def test_fmt_number():

@@ -18,8 +18,9 @@ import pytest
 from conftest import REPO, live_markup, run_build, snapshot
 from report.bibliography import format_entries, parse_bibliography
 from report.errors import Problems, UserError
-from report.results import load_results, parse_results_text
-from report.writer import replace_together
+from report.results import load_results
+from support import parse_results_text
+from results_contract.files import replace_together
 
 PAYLOADS = ['<script>alert(1)</script>', '"><script>alert(2)</script>', "javascript:alert(3)",
             '<img src=x onerror=alert(4)>', "' onmouseover='alert(5)"]
@@ -224,18 +225,18 @@ FAKE = Path(__file__).resolve().parent / "fixtures"
 
 
 def _experiments(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experiments.harness", *args, "--package",
+    return subprocess.run([sys.executable, str(REPO / "build.py"), "experiments", *args, "--package",
                            "fake_experiments", "--path", str(FAKE)], cwd=REPO, capture_output=True,
                           text=True, timeout=300, env={**os.environ, **(env or {})})
 
 
 def test_missing_framework_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
     from experiments.harness import runner
-    from experiments.harness.cli import main
+    from cli import main
 
     monkeypatch.setitem(runner.FRAMEWORK_MODULES, "pytorch", ("no_such_framework_module",))
     (tmp_path / "fake_ok.json").write_text("{}")
-    code = main(["fake_ok", "--quick", "--force", "--out", str(tmp_path), "--package", "fake_experiments",
+    code = main(["experiments", "fake_ok", "--quick", "--force", "--out", str(tmp_path), "--package", "fake_experiments",
                  "--path", str(FAKE)])
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.count("\n") == 0 and "no_such_framework_module" in err and "make experiments" in err
@@ -299,10 +300,11 @@ def test_huge_results_string_is_refused():
 def test_table_building_is_linear_in_rows(project):
     """60,000 rows: quadratic concatenation took minutes; this finishes in seconds."""
     from report.bibliography import Bibliography
-    from report.render import DocumentState, Helpers
+    from report.document import DocumentState
+    from report.helpers import Helpers, Sources
     from report.results import ResultsSet
 
-    helpers = Helpers(project, ResultsSet(), Bibliography(), Problems(), DocumentState())
+    helpers = Helpers(Sources(project, ResultsSet(), Bibliography()), Problems(), DocumentState())
     html = helpers.table("tab:x", "Big.", ["a", "b"], [[i, "<b>"] for i in range(60_000)])
     assert html.count("<tr>") == 60_001 and "&lt;b&gt;" in html
 
@@ -346,7 +348,7 @@ def test_unusable_output_folder_is_one_line(project, where):
 
 @pytest.mark.parametrize("value", ["garbage", "99999999999999999999", "١٢٣", "-5", "1e9"])
 def test_bad_source_date_epoch_is_one_line(project, value):
-    result = subprocess.run([sys.executable, str(REPO / "build.py"), "--root", str(project), "check"],
+    result = subprocess.run([sys.executable, str(REPO / "build.py"), "check", "--root", str(project)],
                             cwd=project, capture_output=True, text=True, env={**os.environ, "SOURCE_DATE_EPOCH": value})
     errors = one_line_failure(result)
     assert len(errors) == 1 and "SOURCE_DATE_EPOCH" in errors[0]

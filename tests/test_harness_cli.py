@@ -11,21 +11,25 @@ from pathlib import Path
 
 import pytest
 
-from experiments.harness.cli import main
+from cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FAKE = ["--package", "fake_experiments", "--path", str(FIXTURES)]
 
 
+def experiments(*args: str) -> int:
+    return main(["experiments", *args])
+
+
 def test_list(capsys):
-    assert main(["--list", *FAKE]) == 0
+    assert experiments("--list", *FAKE) == 0
     out = capsys.readouterr().out
     assert "fake_ok" in out and "fake_faults" in out
 
 
 def test_unknown_name_is_one_line_and_exit_2(capsys):
-    assert main(["nope", *FAKE]) == 2
+    assert experiments("nope", *FAKE) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "unknown experiment 'nope'" in err and "fake_ok" in err
 
@@ -39,7 +43,7 @@ def test_interrupt_keeps_previous_results_and_exits_130(tmp_path, sig):
     marker = tmp_path / "worker.pid"
     env = {**os.environ, "FAKE_SLOW_MARKER": str(marker)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.harness", "fake_slow", "--quick", "--force",
+        [sys.executable, str(ROOT / "build.py"), "experiments", "fake_slow", "--quick", "--force",
          "--out", str(out), *FAKE], cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30

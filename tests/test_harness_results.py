@@ -10,9 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from experiments.harness import environment, results
-from experiments.harness.errors import HarnessError
-from report.schema import ENVIRONMENT_SCHEMA
+from experiments.harness import environment
+from results_contract import ResultsError, dump
+from results_contract.files import atomic_write
+from results_contract.schema import ENVIRONMENT_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +28,7 @@ def test_crash_mid_write_keeps_old_file_and_no_temp(tmp_path, monkeypatch, broke
 
     monkeypatch.setattr(os, broken, boom)
     with pytest.raises(OSError):
-        results.write_atomic(path, "new\n" * 1000)
+        atomic_write(path, b"new\n" * 1000)
     monkeypatch.undo()
     assert path.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
@@ -35,10 +36,10 @@ def test_crash_mid_write_keeps_old_file_and_no_temp(tmp_path, monkeypatch, broke
 
 def test_write_replaces_and_invalid_document_is_refused(tmp_path):
     path = tmp_path / "x.json"
-    results.write_atomic(path, "new\n")
+    atomic_write(path, b"new\n")
     assert path.read_text() == "new\n"
-    with pytest.raises(HarnessError, match="schema_version|required"):
-        results.write_results(path, {"experiment": "x"})
+    with pytest.raises(ResultsError, match="schema_version|required"):
+        dump({"experiment": "x"}, path)
     assert path.read_text() == "new\n"
 
 
@@ -50,7 +51,7 @@ def test_environment_record_matches_schema():
 
 
 def test_parent_side_never_imports_a_framework():
-    code = ("import sys; import experiments.harness.cli, experiments.harness.runner; "
+    code = ("import sys; import cli, experiments.harness.commands, experiments.harness.runner; "
             "from experiments.harness import environment; "
             "environment.collect(started_at='t'); environment.fingerprint(); "
             "bad = [m for m in ('torch', 'tensorflow') if m in sys.modules]; "

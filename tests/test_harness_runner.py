@@ -13,7 +13,7 @@ import pytest
 
 from experiments.harness.progress import PlainProgress
 from experiments.harness.runner import RunOptions, run_experiment, select_experiments
-from report.schema import RESULTS_SCHEMA
+from results_contract.schema import RESULTS_SCHEMA
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -26,7 +26,7 @@ def make_ctx(**over):
 
 def check(task: Task, results: list[Measurement]) -> dict[str, Measurement]:
     """Every declared metric comes back once, ok ones with finite non-negative samples."""
-    by_name = {m.metric: m for m in results}
+    by_name = {m.metric.name: m for m in results}
     assert set(by_name) == {m.name for m in task.metrics}, (task, list(by_name))
     for m in results:
         if m.status == "ok":

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from conftest import FIXTURE
 from report.bibliography import Entry, format_entries, latex_to_text, parse_bibliography
 from report.errors import Problems, UserError
-from report.results import parse_results_text
+from support import parse_results_text
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOKENS = list("ab Z<>&\"'\\{}$~-_%^#@=,\n") + ["\\'", '\\"', "\\emph", "\\foo", "\\&", "<script>", "é", "{\\bf x}",

@@ -16,7 +16,7 @@ from test_site import STEM, add_site_sources
 def run_release(root: Path, command: str = "release") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "report.release", command, "--root", str(root)], cwd=root,
+    return subprocess.run([sys.executable, str(REPO / "build.py"), command, "--root", str(root)], cwd=root,
                           env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -17,7 +17,7 @@ from conftest import REPO, run_build, snapshot
 WRAPPER = r'''
 import sys, time
 sys.path.insert(0, {repo!r})
-import report.pdf, report.writer, report.pipeline
+import report.pdf, results_contract.files, report.pipeline
 stage, marker = sys.argv[1], sys.argv[2]
 
 def announce():
@@ -32,7 +32,7 @@ if stage == "render":
         return out
     report.pdf.render_pdf = slow
 elif stage == "write":
-    real_stage = report.writer._stage
+    real_stage = results_contract.files._stage
     calls = []
     def slow_stage(path, data):
         # stall inside the first staged write, after its temporary file exists
@@ -45,8 +45,8 @@ elif stage == "write":
             os.unlink(tmp)
         return real_stage(path, data)
     import os
-    report.writer._stage = slow_stage
-from report.cli import main
+    results_contract.files._stage = slow_stage
+from cli import main
 sys.exit(main(sys.argv[3:]))
 '''
 

@@ -18,7 +18,7 @@ import pytest
 from experiments.harness.progress import PlainProgress
 from experiments.harness.runner import RunOptions, run_experiment, select_experiments
 from report.errors import Problems
-from report.results import parse_results_text
+from support import parse_results_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +48,7 @@ def run(task, ctx):
             with open(marker, "w") as f:
                 f.write(str(os.getpid()))
         time.sleep(60)
-    return [Measurement("latency", [1.0, 2.0, 3.0])]
+    return [Measurement(Metric("latency", "ms"), [1.0, 2.0, 3.0])]
 '''
 
 
@@ -92,7 +92,7 @@ def start_suite(package, out, marker):
     name, path = package
     env = {**os.environ, "ROBUST_MODELS": "slow", "ROBUST_MARKER": str(marker)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.harness", "robust", "--quick", "--force", "--out", str(out),
+        [sys.executable, str(ROOT / "build.py"), "experiments", "robust", "--quick", "--force", "--out", str(out),
          "--package", name, "--path", str(path)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 60

@@ -11,8 +11,10 @@ import pytest
 
 from conftest import FIXTURE, run_build
 from report.errors import Problems
-from report.results import OLDEST_UPGRADABLE, load_results, parse_results_text
-from report.schema import SCHEMA_VERSION
+from report.results import load_results
+from results_contract.upgrade import OLDEST_UPGRADABLE
+from support import parse_results_text
+from results_contract.schema import SCHEMA_VERSION
 
 GOOD = json.loads((FIXTURE / "results" / "latency.json").read_text())
 WHERE = "results/latency.json"

@@ -27,7 +27,7 @@ pytest.importorskip("mkdocs", reason="needs mkdocs (requirements/test.txt)")
 def run_site(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "report.site", "--root", str(root), *args], cwd=root,
+    return subprocess.run([sys.executable, str(REPO / "build.py"), "site", "--root", str(root), *args], cwd=root,
                           env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -1,7 +1,9 @@
 """The types an experiment module uses: what to run (Task) and what it measured (Measurement).
 
 These are plain dataclasses with no framework imports, so ``tasks()`` can run in the parent
-process and tasks can be sent to worker subprocesses as JSON.
+process and tasks can be sent to worker subprocesses as JSON. Metrics come from the shared
+vocabulary (``results_contract.vocabulary``), so a metric's unit, direction and whether it is
+deterministic are declared once.
 """
 
 from __future__ import annotations
@@ -9,16 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Better = Literal["higher", "lower", "none"]
+from results_contract.vocabulary import Better, Metric
 
-
-@dataclass(frozen=True)
-class Metric:
-    """A quantity a task promises to report, so a crash can still be recorded against it."""
-
-    name: str
-    unit: str
-    better: Better = "lower"
+__all__ = ["Better", "Measurement", "Metric", "Task"]
 
 
 @dataclass(frozen=True)
@@ -49,9 +44,9 @@ class Task:
 
 @dataclass
 class Measurement:
-    """Raw samples for one metric of a task; statistics are computed by the harness."""
+    """Raw samples for one declared metric of a task; statistics are computed by the harness."""
 
-    metric: str
+    metric: Metric
     samples: list[float]
     status: Literal["ok", "failed", "unsupported"] = "ok"
     error: str | None = None

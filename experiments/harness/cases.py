@@ -13,6 +13,7 @@ from experiments.harness.api import Task
 from experiments.harness.errors import HarnessError
 from experiments.harness.stats import is_valid_sample, summarize
 from experiments.harness.supervisor import Outcome
+from results_contract import ids
 
 
 def case_params(task: Task) -> dict[str, Any]:
@@ -28,8 +29,7 @@ def case_params(task: Task) -> dict[str, Any]:
 
 def case_id(task: Task, metric: str) -> str:
     """``framework/mode/model/metric/k=v,...`` with params sorted by key."""
-    params = ",".join(f"{k}={v}" for k, v in sorted(case_params(task).items()))
-    return f"{task.framework}/{task.mode}/{task.model}/{metric}/{params}"
+    return ids.case_id(task.framework, task.mode, task.model, metric, case_params(task))
 
 
 def check_unique(tasks: list[Task], where: str) -> None:

@@ -20,7 +20,7 @@ def task_to_dict(task: Task) -> dict[str, Any]:
 
 def task_from_dict(data: dict[str, Any]) -> Task:
     data = dict(data)
-    data["metrics"] = tuple(Metric(**m) for m in data["metrics"])
+    data["metrics"] = tuple(Metric(**m) for m in data["metrics"])  # asdict() wrote every field
     return Task(**data)
 
 
@@ -36,7 +36,10 @@ def _jsonable(value: Any) -> Any:
 def measurement_to_dict(m: Measurement) -> dict[str, Any]:
     if not isinstance(m, Measurement):
         raise TypeError(f"run() must return Measurement objects, got {type(m).__name__}")
-    return {"metric": m.metric, "samples": [float(s) for s in m.samples], "status": m.status,
+    if not isinstance(m.metric, Metric):
+        raise TypeError(f"Measurement.metric must be a Metric (declared in Task.metrics), got "
+                        f"{type(m.metric).__name__} {m.metric!r}")
+    return {"metric": m.metric.name, "samples": [float(s) for s in m.samples], "status": m.status,
             "error": m.error, "extra": m.extra, "notes": m.notes}
 
 

@@ -18,13 +18,14 @@ from experiments.harness import cache, environment
 from experiments.harness.api import Task
 from experiments.harness.cases import build_case, case_params, check_unique
 from experiments.harness.discovery import Experiment, discover
-from experiments.harness.errors import HarnessError
+from experiments.harness.errors import HarnessError, UnknownExperiment
 from experiments.harness.framework_setup import thread_env
 from experiments.harness.progress import PlainProgress
-from experiments.harness.results import write_results
 from experiments.harness.supervisor import Group, Outcome, WorkerSetup, run_group
 from experiments.harness.timing import FULL_BUDGET, QUICK_BUDGET
-from report.schema import FRAMEWORKS, SCHEMA_VERSION
+from results_contract import ResultsError, dump, format_params
+from results_contract.schema import SCHEMA_VERSION
+from results_contract.vocabulary import FRAMEWORKS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROUNDS = {False: 3, True: 1}             # by quick
@@ -87,8 +88,7 @@ def default_out_dir(quick: bool) -> Path:
 
 
 def _describe(task: Task) -> str:
-    params = ",".join(f"{k}={v}" for k, v in sorted(case_params(task).items()))
-    return f"{task.framework}/{task.mode}/{task.model} {params}"
+    return f"{task.framework}/{task.mode}/{task.model} {format_params(case_params(task))}"
 
 
 def _gather_tasks(exp: Experiment, quick: bool) -> list[Task]:
@@ -216,8 +216,12 @@ def select_experiments(names: list[str], package: str = "experiments",
     return [known[n] for n in (names or list(known))]
 
 
-class UnknownExperiment(HarnessError):
-    """A name on the command line that matches no experiment (exit code 2, like argparse)."""
+def write_results(path: Path, document: dict) -> None:
+    """Validate and write atomically; an invalid document is the experiment module's mistake."""
+    try:
+        dump(document, path)
+    except ResultsError as exc:
+        raise HarnessError(exc.problems[0]) from None
 
 
 def run_suite(experiments: list[Experiment], opts: RunOptions,

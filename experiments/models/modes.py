@@ -194,8 +194,9 @@ class TimedMode:
     def compile_time(self, key: tuple[str, str]):
         """The ``compile_time`` measurement: first call minus the steady-state median."""
         from experiments.harness import Measurement
+        from results_contract.vocabulary import COMPILE_TIME
 
-        return Measurement("compile_time", [max(0.0, self.first_call_s - median(self.seconds))],
+        return Measurement(COMPILE_TIME, [max(0.0, self.first_call_s - median(self.seconds))],
                            extra={"first_call_s": self.first_call_s}, notes=COMPILE_NOTES[key])
 
 

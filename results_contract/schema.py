@@ -1,11 +1,10 @@
-"""The results contract: the JSON Schema every ``results/**/*.json`` file must satisfy.
+"""The JSON Schema every ``results/**/*.json`` file must satisfy.
 
-Experiments write these files and the report reads them; this module is the single
-definition both sides share. It imports nothing heavy, so the experiment harness can
-validate its own output before writing it.
+Experiments write these files and the report reads them; this module is the single definition
+both sides share (through ``results_contract.load`` and ``dump``).
 
 Version history (bump ``SCHEMA_VERSION`` and add an upgrade step in
-``report.results`` for every change):
+``results_contract.upgrade`` for every change):
 
 1. First version: file header, environment record, and a list of cases, each with raw
    samples, median, bootstrap CI95, p90/p99 and a status.
@@ -13,10 +12,9 @@ Version history (bump ``SCHEMA_VERSION`` and add an upgrade step in
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+from results_contract.vocabulary import BETTER, FRAMEWORKS, STATUSES
 
-FRAMEWORKS = ("pytorch", "tensorflow", "onnxruntime", "litert", "keras")
-STATUSES = ("ok", "failed", "unsupported")
+SCHEMA_VERSION = 1
 
 _NONNEG = {"type": "number", "minimum": 0}
 _NULLABLE_NONNEG = {"type": ["number", "null"], "minimum": 0}
@@ -62,7 +60,7 @@ CASE_SCHEMA = {
         "model": {"type": "string", "minLength": 1},
         "metric": {"type": "string", "minLength": 1},
         "unit": {"type": "string"},
-        "better": {"enum": ["higher", "lower", "none"]},
+        "better": {"enum": list(BETTER)},
         "params": {"type": "object", "additionalProperties": _PARAM_VALUE},
         "samples": {"type": "array", "items": _NONNEG},
         "median": _NULLABLE_NONNEG,
@@ -120,7 +118,4 @@ RESULTS_SCHEMA = {
     },
 }
 
-__all__ = [
-    "CASE_SCHEMA", "ENVIRONMENT_SCHEMA", "FRAMEWORKS", "RESULTS_SCHEMA", "SCHEMA_VERSION",
-    "STATUSES",
-]
+__all__ = ["CASE_SCHEMA", "ENVIRONMENT_SCHEMA", "RESULTS_SCHEMA", "SCHEMA_VERSION"]

@@ -1,7 +1,0 @@
-"""``python -m experiments.harness``: see experiments/harness/cli.py."""
-
-import sys
-
-from experiments.harness.cli import main
-
-sys.exit(main())

@@ -1,0 +1,368 @@
+"""The author API: every function a template may call, in one registry.
+
+A method decorated with ``@helper`` is a template global of the same name; its docstring is its
+documentation (``docs/helpers.md`` is generated from these, and a test fails if it drifts).
+
+Helpers never raise on an author's mistake: they record one line naming the template file and
+line (found from the Jinja frame that called them) and return a visible ``[??]`` marker, so one
+build reports every problem at once. Inputs that were refused at load time (a results file, a
+bibliography entry) are skipped without a second error: the loader reported them. A lookup that
+found nothing returns ``None``; every helper that takes a case accepts ``None`` and returns the
+``[??]`` marker, so one missing case is one error, not a cascade.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from markupsafe import Markup
+
+from report import document, formatting, listings
+from report.bibliography import Bibliography
+from report.charts import ChartSpec
+from report.config import PaperConfig
+from report.document import FIGURE_MARK, KINDS, REF_MARK, DocumentState, Figure
+from report.errors import Problems, UserError
+from report.results import Case, ResultsSet
+from report.templates import short_path
+
+SHORT_PARAM = 16      # longer string parameters are left out of appendix tables
+SHORT_ERROR = 90      # error texts are cut to this many characters in tables
+LONG_TABLE_ROWS = 25  # longer tables may break across pages; shorter ones are kept whole
+UNRESOLVED = Markup('<span class="unresolved">[??]</span>')
+
+
+def helper(fn: Callable) -> Callable:
+    """Register ``fn`` as a template global (its name) documented by its docstring."""
+    if not (fn.__doc__ or "").strip():
+        raise TypeError(f"template helper {fn.__name__} needs a docstring")
+    fn.__template_helper__ = True
+    return fn
+
+
+def template_location() -> str:
+    """``templates/x.html.j2:12`` of the innermost template frame calling a helper."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        template = frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            name = template.filename or template.name or "<template>"
+            try:
+                line = template.get_corresponding_lineno(frame.f_lineno)
+            except Exception:  # pragma: no cover - jinja internals
+                line = "?"
+            return f"{short_path(name)}:{line}"
+        frame = frame.f_back
+    return "<template>"
+
+
+@dataclass
+class Sources:
+    """What the helpers read: the loaded inputs of one build."""
+
+    root: Path
+    results: ResultsSet
+    bib: Bibliography
+    config: PaperConfig | None = None
+
+
+class Helpers:
+    """The template functions of one build, bound to its inputs, problems and document state."""
+
+    def __init__(self, sources: Sources, problems: Problems, state: DocumentState):
+        self.sources, self.problems, self.state = sources, problems, state
+        self.results, self.bib = sources.results, sources.bib
+
+    @classmethod
+    def registry(cls) -> dict[str, Callable]:
+        """Every registered helper, unbound, by name (for documentation)."""
+        found = {name: fn for name, fn in inspect.getmembers(cls, inspect.isfunction)
+                 if getattr(fn, "__template_helper__", False)}
+        found["toc"], found["bibliography"] = document.toc, document.bibliography
+        return dict(sorted(found.items()))
+
+    def globals(self) -> dict[str, Any]:
+        """The template globals: every registered helper, bound to this build."""
+        out = {name: (getattr(self, name) if name not in ("toc", "bibliography") else fn)
+               for name, fn in self.registry().items()}
+        return out
+
+    # --- citations and cross-references -------------------------------------------------
+    @helper
+    def cite(self, *keys: str) -> Markup:
+        """``[1, 2]``: numbered links to references.bib entries, in order of first citation.
+        An unknown key is an error naming the template line."""
+        where = template_location()
+        links = []
+        for key in keys:
+            if key not in self.bib.entries:
+                if not self.bib.refused_key(key):  # a refused entry was reported where it is
+                    self.problems.error(f"{where}: unknown citation key '{key}'; add it to references.bib "
+                                        "or fix the key")
+                links.append(UNRESOLVED)
+                continue
+            if key not in self.state.citations:
+                self.state.citations.append(key)
+            n = self.state.citations.index(key) + 1
+            links.append(Markup('<a class="cite" href="#ref-{}">{}</a>').format(key, n))
+        return Markup("[") + Markup(", ").join(links) + Markup("]")
+
+    @helper
+    def ref(self, label: str) -> Markup:
+        """"Figure 3", "Table 2", "Listing 1" or "Section 4.2" for a label defined anywhere in the
+        paper (forward references work); an unknown label is an error."""
+        self.state.refs.append((label, template_location()))
+        return Markup(REF_MARK.format(html.escape(label)))
+
+    def _new_label(self, kind: str, label: str | None, where: str) -> tuple[int, str]:
+        self.state.counters[kind] += 1
+        number = self.state.counters[kind]
+        if label:
+            if not label.startswith(f"{kind}:"):
+                self.problems.error(f"{where}: label '{label}' must start with '{kind}:'")
+            elif label in self.state.labels:
+                self.problems.error(f"{where}: label '{label}' is defined twice; labels must be unique")
+            self.state.labels[label] = f"{KINDS[kind]} {number}"
+        return number, label or f"{kind}:{number}"
+
+    # --- finding cases -------------------------------------------------------------------
+    def _cases(self, experiment: str, filters: dict[str, Any], where: str) -> list[Case]:
+        if experiment in self.results.failed:  # refused at load time, and reported there
+            return []
+        if self.results.experiment(experiment) is None:
+            self.problems.error(f"{where}: no results for experiment '{experiment}'; "
+                                f"run `python build.py experiments {experiment}` or fix the name")
+            return []
+        self.state.used_experiments.add(experiment)
+        return self.results.find(experiment, **filters)
+
+    def _one(self, experiment: str, filters: dict[str, Any], where: str) -> Case | None:
+        found = self._cases(experiment, filters, where)
+        if len(found) == 1:
+            return found[0]
+        if self.results.experiment(experiment) is not None:
+            what = formatting.describe_params(filters)
+            if not found:
+                self.problems.error(f"{where}: no case in '{experiment}' matches {what}; check the filters")
+            else:
+                ids = ", ".join(c.id for c in found[:4])
+                self.problems.error(f"{where}: {len(found)} cases in '{experiment}' match {what} ({ids}, ...); "
+                                    "add a filter so exactly one matches")
+        return None
+
+    @helper
+    def cases(self, experiment: str, **filters: Any) -> list[Case]:
+        """Every case of ``experiment`` matching the filters (case fields such as ``framework``,
+        ``mode``, ``model``, ``metric``, ``status``, or parameters such as ``batch_size``)."""
+        return self._cases(experiment, filters, template_location())
+
+    @helper
+    def case(self, experiment: str, **filters: Any) -> Case | None:
+        """The one case matching the filters; none or several is an error (returns None)."""
+        return self._one(experiment, filters, template_location())
+
+    @helper
+    def params(self, experiment: str, name: str, **filters: Any) -> list[Any]:
+        """Distinct values of a case field or parameter, sorted: lets prose loop over batch
+        sizes or thread counts without typing them."""
+        values = {c.field(name) for c in self._cases(experiment, filters, template_location())}
+        return sorted((v for v in values if v is not None), key=lambda v: (str(type(v)), v))
+
+    @helper
+    def best(self, experiment: str, **filters: Any) -> Case | None:
+        """The ok case with the best median among those matching (None if none ran)."""
+        return self._extreme(self._cases(experiment, filters, template_location()), want_best=True)
+
+    @helper
+    def worst(self, experiment: str, **filters: Any) -> Case | None:
+        """The ok case with the worst median among those matching (None if none ran)."""
+        return self._extreme(self._cases(experiment, filters, template_location()), want_best=False)
+
+    @staticmethod
+    def _extreme(found: list[Case], want_best: bool) -> Case | None:
+        ok = [c for c in found if c.ok]
+        if not ok:
+            return None
+        higher_wins = (ok[0].better == "higher") == want_best
+        return (max if higher_wins else min)(ok, key=lambda c: c.median)
+
+    @helper
+    def best_per_framework(self, experiment: str, **filters: Any) -> dict[str, Case | None]:
+        """Each framework's best ok case among those matching, as ``{framework: case}`` (None
+        for a framework whose every matching case failed): the fastest-vs-fastest pairing."""
+        found = self._cases(experiment, filters, template_location())
+        frameworks = list(dict.fromkeys(c.framework for c in found))
+        return {fw: self._extreme([c for c in found if c.framework == fw], want_best=True) for fw in frameworks}
+
+    @helper
+    def which_of(self, selected: Iterable[Any], among: Iterable[Any], noun: str = "models") -> str:
+        """"every model", "none of the models" or "mlp and cnn": which of ``among`` are in
+        ``selected``, in the order of ``among``."""
+        among = list(among)
+        chosen = [x for x in among if x in set(selected)]
+        singular = noun[:-1] if noun.endswith("s") else noun
+        if among and len(chosen) == len(among):
+            return f"every {singular}"
+        if not chosen:
+            return f"none of the {noun}"
+        names = [str(x) for x in chosen]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    # --- numbers and sentences -----------------------------------------------------------
+    @helper
+    def value(self, experiment: str, stat: str = "median", ci: bool = True, **filters: Any) -> Markup:
+        """The formatted value of the one matching case, "0.12 ms (95% CI 0.11–0.13 ms)", with
+        its identity in a tooltip; ``stat`` may be median, p90, p99, mean or stdev."""
+        found = self._one(experiment, filters, template_location())
+        if found is None:
+            return UNRESOLVED
+        return Markup('<span class="measured" title="{}">{}</span>').format(
+            found.describe(), formatting.fmt_case(found, stat=stat, ci=ci))
+
+    @helper
+    def compare(self, experiment: str, a: dict[str, Any], b: dict[str, Any], a_name: str | None = None,
+                b_name: str | None = None, **common: Any) -> Markup:
+        """One clause comparing two cases (``common`` filters plus ``a`` or ``b``): "A (x) is
+        1.5× faster than B (y)", or "show no clear difference" when their CIs overlap."""
+        where = template_location()
+        ca = self._one(experiment, {**common, **a}, where)
+        cb = self._one(experiment, {**common, **b}, where)
+        if ca is None or cb is None:
+            return UNRESOLVED
+        return Markup(html.escape(formatting.compare_sentence(ca, cb, a_name, b_name)))
+
+    @helper
+    def compare_cases(self, a: Case | None, b: Case | None, a_name: str | None = None,
+                      b_name: str | None = None) -> str | Markup:
+        """``compare`` for two cases already found (for example with ``best``)."""
+        if a is None or b is None:
+            return UNRESOLVED
+        return formatting.compare_sentence(a, b, a_name, b_name)
+
+    @helper
+    def fmt_case(self, case: Case | None, stat: str = "median", ci: bool = True) -> str | Markup:
+        """A case's value as text, "n/a (failed: reason)" for one that did not run."""
+        return UNRESOLVED if case is None else formatting.fmt_case(case, stat=stat, ci=ci)
+
+    @helper
+    def case_label(self, case: Case | None) -> str | Markup:
+        """A reader's name for a case's framework and mode, e.g. "PyTorch torch.compile"."""
+        return UNRESOLVED if case is None else formatting.case_label(case)
+
+    @helper
+    def ratio(self, a: Case | None, b: Case | None) -> float | None:
+        """How many times better ``a`` is than ``b`` (>1: a is better), None if either failed."""
+        return None if a is None or b is None else formatting.ratio(a, b)
+
+    @helper
+    def overlap(self, a: Case | None, b: Case | None) -> bool:
+        """Whether the two cases' 95% confidence intervals overlap (True if either is missing)."""
+        return True if a is None or b is None or not (a.ci95 and b.ci95) else formatting.cis_overlap(a, b)
+
+    @helper
+    def fmt(self, value: float, unit: str = "") -> str:
+        """A number with its unit, three significant digits ("1.23 ms", "4.5 MiB")."""
+        return formatting.fmt_quantity(value, unit)
+
+    @helper
+    def fmt_number(self, value: float, digits: int = 3) -> str:
+        """A number alone, three significant digits, thousands separators."""
+        return formatting.fmt_number(value, digits)
+
+    # --- figures, tables, listings -------------------------------------------------------
+    @helper
+    def figure(self, label: str, caption: str, experiment: str, metric: str, x: str = "model",
+               series: Iterable[str] = ("framework", "mode"), kind: str = "bar", log: bool = False,
+               ylabel: str | None = None, xlabel: str | None = None, x_order: list | None = None,
+               series_labels: dict[str, str] | None = None, cases: list[Case] | None = None,
+               x_labels: dict[Any, str] | None = None, **where_filters: Any) -> Markup:
+        """A numbered chart of one metric (bars or lines, one series per ``series`` key, error
+        bars from the CIs); ``cases`` plots exactly those cases instead of the filter selection.
+        The caption links the results file, the experiment module and the commit."""
+        where = template_location()
+        number, label = self._new_label("fig", label, where)
+        if cases is not None:
+            self._cases(experiment, {}, where)  # records the experiment as used, checks it exists
+            found = [c for c in cases if c is not None and c.metric == metric]
+        else:
+            found = self._cases(experiment, {"metric": metric, **where_filters}, where)
+        if self.results.experiment(experiment) is not None and not found:
+            self.problems.error(f"{where}: figure '{label}': no '{metric}' cases in '{experiment}' match "
+                                f"{formatting.describe_params(where_filters)}")
+        if kind not in ("bar", "line"):
+            self.problems.error(f"{where}: figure '{label}': kind must be 'bar' or 'line', not '{kind}'")
+        if not found or kind not in ("bar", "line"):
+            return UNRESOLVED
+        spec = ChartSpec(kind=kind, cases=found, x=x, series=tuple(series), log=log,
+                         ylabel=ylabel or f"{metric.replace('_', ' ')} ({found[0].unit})", xlabel=xlabel,
+                         x_order=x_order, series_labels=series_labels or {}, x_labels=x_labels or {})
+        rf = self.results.experiment(experiment)
+        self.state.figures.append(Figure(label, number, caption, spec, experiment, rf.path, rf.module, where=where))
+        return Markup(FIGURE_MARK.format(len(self.state.figures) - 1))
+
+    @helper
+    def table(self, label: str, caption: str, columns: list[str], rows: list[list[Any]],
+              numeric: Iterable[int] = (), css_class: str = "") -> Markup:
+        """A numbered table; ``numeric`` lists the columns to right-align. Cells are escaped
+        unless they are Markup from another helper."""
+        where = template_location()
+        number, label = self._new_label("tab", label, where)
+        numeric = set(numeric)
+        head = Markup("").join(Markup('<th class="num">{}</th>' if i in numeric else "<th>{}</th>").format(c)
+                               for i, c in enumerate(columns))
+        lines = []  # joined once: concatenating Markup row by row is quadratic in the row count
+        for row in rows:
+            if len(row) != len(columns):
+                self.problems.error(f"{where}: table '{label}': a row has {len(row)} cells, expected {len(columns)}")
+                continue
+            cells = Markup("").join(
+                Markup('<td class="num">{}</td>' if i in numeric else "<td>{}</td>").format(v)
+                for i, v in enumerate(row))
+            lines.append(Markup("<tr>{}</tr>\n").format(cells))
+        return Markup('<div class="table-wrap{}"><table id="{}" class="{}"><caption><span class="label">Table {}.</span> {}'
+                      '</caption>\n<thead><tr>{}</tr></thead>\n<tbody>{}</tbody></table></div>').format(
+            " long" if len(rows) > LONG_TABLE_ROWS else "", label, css_class, number, caption, head,
+            Markup("").join(lines))
+
+    @helper
+    def cases_table(self, label: str, caption: str, experiment: str, **filters: Any) -> Markup:
+        """Every matching case: its short parameters, median, CI and sample count. Long string
+        parameters (descriptions of the setup) and long error texts are shortened; the results
+        file has them in full."""
+        rows = []
+        for c in self._cases(experiment, filters, template_location()):
+            params = ", ".join(f"{k}={v}" for k, v in sorted(c.params.items())
+                               if not (isinstance(v, str) and len(v) > SHORT_PARAM))
+            if not c.ok:  # the reason goes in the wrapping column, not the narrow numeric one
+                error = c.error or "no reason recorded"
+                params += f"; {c.status}: " + (error if len(error) <= SHORT_ERROR else error[:SHORT_ERROR] + "…")
+            rows.append([f"{c.framework}/{c.mode}/{c.model}", c.metric, params,
+                         formatting.fmt_case(c, ci=False) if c.ok else f"n/a ({c.status})",
+                         formatting.fmt_range(*c.ci95, c.unit) if c.ok and c.ci95 else "—",
+                         str(c.sample_count) + (" (noisy)" if c.noisy else "")])
+        return self.table(label, caption, ["case", "metric", "parameters", "median", "95% CI", "n"], rows,
+                          numeric=(3, 4, 5), css_class="cases")
+
+    @helper
+    def listing(self, module: str, name: str, label: str | None = None, caption: str | None = None) -> Markup:
+        """A numbered, highlighted listing of function or class ``name`` (``Class.method``
+        allowed) from ``module``, read as source text (never imported), with its line numbers."""
+        where = template_location()
+        number, label = self._new_label("lst", label, where)
+        try:
+            lst = listings.extract(self.sources.root, module, name)
+        except UserError as exc:
+            self.problems.error(f"{where}: listing: {exc}")
+            return UNRESOLVED
+        rel = lst.path.relative_to(self.sources.root)
+        cap = caption or Markup("<code>{}</code>").format(name)
+        return Markup('<figure class="listing" id="{}"><figcaption><span class="label">Listing {}.</span> {} '
+                      '<span class="provenance">from {}, lines {}–{}</span></figcaption>{}</figure>').format(
+            label, number, cap, rel, lst.first_line, lst.last_line,
+            Markup(listings.highlight_html(lst.source, lst.first_line)))
+
