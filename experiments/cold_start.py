@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from experiments.harness.api import Measurement, Task
+from experiments.harness.children import child_env, run_python
 from results_contract.vocabulary import FIRST_PREDICTION, IMPORT_TIME
 
 NAME = "cold_start"
 TITLE = "Cold start: import time and time to first prediction"
 
-REPO = Path(__file__).resolve().parent.parent
 FULL_PROCESSES = 6
 QUICK_PROCESSES = 2
 
@@ -76,26 +75,18 @@ def tasks(quick: bool) -> list[Task]:
 
 
 def _child_env(task: Task, ctx) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.setdefault("OMP_NUM_THREADS", str(ctx.threads))
-    if task.framework == "tensorflow":
-        env["KERAS_BACKEND"] = "tensorflow"
+    extra = {"KERAS_BACKEND": "tensorflow"} if task.framework == "tensorflow" else {}
     if ctx.device == "cpu":
-        env["CUDA_VISIBLE_DEVICES"] = ""
-    return env
+        extra["CUDA_VISIBLE_DEVICES"] = ""
+    return child_env(threads=ctx.threads, extra=extra)
 
 
 def spawn_once(framework: str, env: dict[str, str]) -> tuple[float, float]:
     """Run one fresh child; return (import seconds, spawn-to-first-output seconds)."""
     code = _CHILD[framework] + _REPORT
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{framework} child exited {proc.returncode}: "
-                           f"{proc.stderr.strip()[-2000:]}")
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_python(["-c", code], env=env, timeout=300, what=f"{framework} child")
+    report = json.loads(out.strip().splitlines()[-1])
     return report["import"], report["first_output_at"] - start
 
 

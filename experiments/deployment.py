@@ -6,6 +6,10 @@ same-weights model, writes the artifact to a temporary directory, loads it back 
 runtime that serves it, and records: artifact size, conversion time, load time, batch-1
 latency after reload, and the largest absolute difference from the source model's logits.
 A path that breaks is recorded as failed with the stage and the exception: that is a result.
+
+Each path is one row of ``PATHS``: how to convert, how to load, how to predict. Latency is
+timed NumPy in, NumPy out (what a serving process does with a request), and says so in its
+parameters (``boundary``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import os
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from experiments.harness.api import Measurement, Task
 from results_contract.vocabulary import ARTIFACT_SIZE, CONVERT_TIME, LATENCY, LOAD_TIME, MAX_ABS_DIFF
@@ -28,32 +34,212 @@ MODELS = ("mlp", "cnn", "transformer", "lstm")
 QUICK_MODELS = ("mlp",)
 AGREEMENT_INPUTS = 8  # batch-1 inputs compared against the source model
 
-# mode -> (framework, source framework, runtime)
-PATHS = {
-    "torchscript": ("pytorch", "pytorch", "torch.jit.load"),
-    "torch_export": ("pytorch", "pytorch", "torch.export.load(...).module()"),
-    "onnx": ("onnxruntime", "pytorch", "onnxruntime.InferenceSession"),
-    "savedmodel": ("tensorflow", "keras", "tf.saved_model.load serving_default"),
-    "litert": ("litert", "keras", "ai_edge_litert.interpreter.Interpreter"),
-    "keras_onnx": ("onnxruntime", "keras", "onnxruntime.InferenceSession"),
-}
-
 METRICS = (ARTIFACT_SIZE, CONVERT_TIME, LOAD_TIME, LATENCY, MAX_ABS_DIFF)
 BY_NAME = {m.name: m for m in METRICS}
+
+Notes = list[str]
+
+
+# --- how each path converts, loads and predicts ------------------------------------------------
+
+def _short(exc: BaseException, lines: int = 3, chars: int = 600) -> str:
+    """The exception's type and the first lines of its message (graph dumps can be huge)."""
+    text = " ".join(str(exc).strip().splitlines()[:lines])
+    return f"{type(exc).__name__}: {text[:chars]}"
+
+
+def _torchscript_convert(model, example, target: Path, notes: Notes) -> str:
+    import torch
+
+    try:
+        scripted = torch.jit.trace(model, example)
+        api = "torch.jit.trace + ScriptModule.save"
+    except Exception as exc:  # noqa: BLE001 - the documented alternative is script
+        notes.append(f"torch.jit.trace failed ({_short(exc)}); used torch.jit.script; "
+                     "convert_time includes the failed trace")
+        scripted = torch.jit.script(model)
+        api = "torch.jit.script + ScriptModule.save"
+    scripted.save(str(target))
+    return api
+
+
+def _torch_export_convert(model, example, target: Path, notes: Notes) -> str:
+    import torch
+
+    torch.export.save(torch.export.export(model, example), str(target))
+    return "torch.export.export + torch.export.save"
+
+
+def _torch_onnx_convert(model, example, target: Path, notes: Notes) -> str:
+    import torch
+
+    torch.onnx.export(model, example, str(target), input_names=["x"], output_names=["logits"])
+    return f"torch.onnx.export (torch {torch.__version__} default exporter)"
+
+
+def _keras_export(fmt: str) -> Callable[..., str]:
+    def convert(model, example, target: Path, notes: Notes) -> str:
+        model.export(str(target), format=fmt, verbose=False)
+        return f"keras Model.export(format='{fmt}')"
+    return convert
+
+
+def _litert_convert(model, example, target: Path, notes: Notes) -> str:
+    try:
+        return _keras_export("litert")(model, example, target, notes)
+    except Exception as exc:  # noqa: BLE001 - fall back to the TF converter
+        import tensorflow as tf
+
+        notes.append(f"Model.export(format='litert') failed ({_short(exc)}); used tf.lite.TFLiteConverter")
+        target.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+        return "tf.lite.TFLiteConverter.from_keras_model"
+
+
+def _torch_load(target: Path, ctx):
+    import torch
+
+    return torch.jit.load(str(target)).eval()
+
+
+def _torch_export_load(target: Path, ctx):
+    import torch
+
+    return torch.export.load(str(target)).module()
+
+
+def _ort_load(target: Path, ctx):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = ctx.threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
+
+
+def _savedmodel_load(target: Path, ctx):
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(target)).signatures["serving_default"]
+
+
+def _litert_load(target: Path, ctx):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(target), num_threads=ctx.threads)
+    interp.allocate_tensors()
+    return interp
+
+
+def _torch_predict(loaded):
+    import torch
+
+    def predict(x):
+        with torch.no_grad():
+            return loaded(torch.from_numpy(x)).numpy()
+    return predict
+
+
+def _ort_predict(session):
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})[0]
+
+
+def _savedmodel_predict(signature):
+    import tensorflow as tf
+
+    def predict(x):
+        (out,) = signature(tf.constant(x)).values()
+        return out.numpy()
+    return predict
+
+
+def _litert_predict(interp):
+    inp = interp.get_input_details()[0]["index"]
+    out = interp.get_output_details()[0]["index"]
+
+    def predict(x):
+        interp.set_tensor(inp, x)
+        interp.invoke()
+        return interp.get_tensor(out)
+    return predict
+
+
+@dataclass(frozen=True)
+class DeploymentPath:
+    """One way to ship a model: the case's framework (the serving runtime's), the framework the
+    model comes from, the runtime that loads it, and the three steps."""
+
+    framework: str
+    source: str                                  # "pytorch" or "keras"
+    runtime: str
+    artifact: str                                # file or folder name written
+    convert: Callable[[Any, Any, Path, Notes], str]   # returns the API used
+    load: Callable[[Path, Any], Any]
+    predict: Callable[[Any], Callable]           # loaded -> f(numpy batch) -> numpy logits
+
+
+PATHS = {
+    "torchscript": DeploymentPath("pytorch", "pytorch", "torch.jit.load", "model.pt",
+                                  _torchscript_convert, _torch_load, _torch_predict),
+    "torch_export": DeploymentPath("pytorch", "pytorch", "torch.export.load(...).module()", "model.pt2",
+                                   _torch_export_convert, _torch_export_load, _torch_predict),
+    "onnx": DeploymentPath("onnxruntime", "pytorch", "onnxruntime.InferenceSession", "model.onnx",
+                           _torch_onnx_convert, _ort_load, _ort_predict),
+    "savedmodel": DeploymentPath("tensorflow", "keras", "tf.saved_model.load serving_default", "saved_model",
+                                 _keras_export("tf_saved_model"), _savedmodel_load, _savedmodel_predict),
+    "litert": DeploymentPath("litert", "keras", "ai_edge_litert.interpreter.Interpreter", "model.tflite",
+                             _litert_convert, _litert_load, _litert_predict),
+    "keras_onnx": DeploymentPath("onnxruntime", "keras", "onnxruntime.InferenceSession", "model.onnx",
+                                 _keras_export("onnx"), _ort_load, _ort_predict),
+}
 
 
 def tasks(quick: bool) -> list[Task]:
     out = []
     for model in QUICK_MODELS if quick else MODELS:
-        for mode, (framework, source, runtime) in PATHS.items():
+        for mode, path in PATHS.items():
             # Keras paths get their own worker (no torch in the process) via the env key.
-            env = {"KERAS_BACKEND": "tensorflow"} if source == "keras" else {}
-            out.append(Task(framework=framework, mode=mode, model=model,
-                            params={"batch_size": 1, "source": source, "runtime": runtime},
+            env = {"KERAS_BACKEND": "tensorflow"} if path.source == "keras" else {}
+            out.append(Task(framework=path.framework, mode=mode, model=model,
+                            params={"batch_size": 1, "source": path.source, "runtime": path.runtime,
+                                    "boundary": "numpy"},
                             threads=os.cpu_count() or 1, env=env, rounds=1 if quick else 2,
                             timeout_s=300, metrics=METRICS))
     return out
 
+
+# --- the source models -------------------------------------------------------------------------
+
+def _torch_source(model_name: str, seed: int):
+    """(model, example input, inputs, reference logits) from the PyTorch twin."""
+    import torch
+
+    from experiments.models import weights
+    from experiments.models.torch_models import build_torch
+
+    model = build_torch(model_name, weights.init_weights(model_name, seed)).eval()
+    xs = weights.make_inputs(model_name, AGREEMENT_INPUTS, seed)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(xs)).numpy()
+    return model, (torch.from_numpy(xs[:1]),), xs, ref
+
+
+def _keras_source(model_name: str, seed: int):
+    """(model, None, inputs, reference logits) from the Keras twin (NHWC inputs for images)."""
+    import numpy as np
+
+    from experiments.models import weights
+    from experiments.models.keras_models import build_keras
+
+    model = build_keras(model_name, weights.init_weights(model_name, seed))
+    xs = weights.to_channels_last(model_name, weights.make_inputs(model_name, AGREEMENT_INPUTS, seed))
+    return model, None, xs, np.asarray(model(xs, training=False))
+
+
+SOURCES = {"pytorch": _torch_source, "keras": _keras_source}
+
+
+# --- running the stages ------------------------------------------------------------------------
 
 def _dir_bytes(path: Path) -> int:
     """Size of a file, or of every file under a directory (SavedModel, ONNX external data)."""
@@ -62,19 +248,13 @@ def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _short(exc: BaseException, lines: int = 3, chars: int = 600) -> str:
-    """The exception's type and the first lines of its message (graph dumps can be huge)."""
-    text = " ".join(str(exc).strip().splitlines()[:lines])
-    return f"{type(exc).__name__}: {text[:chars]}"
-
-
 class _Stages:
     """Runs the stages of one path; after a failure the remaining metrics say where and why."""
 
     def __init__(self):
         self.results: dict[str, Measurement] = {}
         self.failure: str | None = None
-        self.notes: list[str] = []
+        self.notes: Notes = []
         self.extra: dict = {}
 
     def timed(self, metric: str, stage: str, fn):
@@ -97,13 +277,6 @@ class _Stages:
         self.results[metric] = Measurement(BY_NAME[metric], [elapsed])
         return value
 
-    def convert_and_load(self, artifact_dir: Path, convert, load):
-        """Time the conversion, size what it wrote, then time loading it back."""
-        self.timed("convert_time", "convert", convert)
-        if not self.failure:
-            self.ok("artifact_size", [float(_dir_bytes(artifact_dir))])
-        return self.timed("load_time", "load", load)
-
     def ok(self, metric: str, samples: list[float]) -> None:
         if not self.failure:
             self.results[metric] = Measurement(BY_NAME[metric], samples)
@@ -113,150 +286,11 @@ class _Stages:
         for m in METRICS:
             got = self.results.get(m.name)
             if got is None:
-                got = Measurement(m, [], status="failed",
-                                  error=self.failure or "not measured")
+                got = Measurement(m, [], status="failed", error=self.failure or "not measured")
             got.extra = dict(self.extra) or None
             got.notes = "; ".join(self.notes) or None
             out.append(got)
         return out
-
-
-def _torch_path(task: Task, ctx, tmp: Path, st: _Stages):
-    import torch
-
-    from experiments.models import weights
-    from experiments.models.torch_models import build_torch
-
-    model = build_torch(task.model, weights.init_weights(task.model, ctx.seed)).eval()
-    xs = weights.make_inputs(task.model, AGREEMENT_INPUTS, ctx.seed)
-    example = (torch.from_numpy(xs[:1]),)
-    with torch.no_grad():
-        ref = model(torch.from_numpy(xs)).numpy()
-
-    if task.mode == "torchscript":
-        path = tmp / "model.pt"
-
-        def convert():
-            try:
-                scripted = torch.jit.trace(model, example)
-                st.extra["api"] = "torch.jit.trace + ScriptModule.save"
-            except Exception as exc:  # noqa: BLE001 - the documented alternative is script
-                st.notes.append(f"torch.jit.trace failed ({_short(exc)}); used torch.jit.script; "
-                                 "convert_time includes the failed trace")
-                scripted = torch.jit.script(model)
-                st.extra["api"] = "torch.jit.script + ScriptModule.save"
-            scripted.save(str(path))
-        load = lambda: torch.jit.load(str(path)).eval()  # noqa: E731
-    elif task.mode == "torch_export":
-        path = tmp / "model.pt2"
-
-        def convert():
-            torch.export.save(torch.export.export(model, example), str(path))
-        st.extra["api"] = "torch.export.export + torch.export.save"
-        load = lambda: torch.export.load(str(path)).module()  # noqa: E731
-    else:  # onnx via the default exporter of this torch version
-        path = tmp / "model.onnx"
-
-        def convert():
-            torch.onnx.export(model, example, str(path), input_names=["x"],
-                              output_names=["logits"])
-        st.extra["api"] = f"torch.onnx.export (torch {torch.__version__} default exporter)"
-        load = lambda: _ort_session(path, ctx)  # noqa: E731
-
-    loaded = st.convert_and_load(tmp, convert, load)
-    if st.failure:
-        return
-    if task.mode == "onnx":
-        predict = _ort_predict(loaded)
-    else:
-        def predict(x):
-            with torch.no_grad():
-                return loaded(torch.from_numpy(x)).numpy()
-    _latency_and_agreement(predict, xs, ref, ctx, st)
-
-
-def _ort_session(path: Path, ctx):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = ctx.threads
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
-def _ort_predict(session):
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})[0]
-
-
-def _keras_path(task: Task, ctx, tmp: Path, st: _Stages):
-    import numpy as np
-
-    from experiments.models import weights
-    from experiments.models.keras_models import build_keras
-
-    model = build_keras(task.model, weights.init_weights(task.model, ctx.seed))
-    xs = weights.to_channels_last(task.model,
-                                  weights.make_inputs(task.model, AGREEMENT_INPUTS, ctx.seed))
-    ref = np.asarray(model(xs, training=False))
-
-    if task.mode == "savedmodel":
-        path = tmp / "saved_model"
-        st.extra["api"] = "keras Model.export(format='tf_saved_model')"
-        convert = lambda: model.export(str(path), format="tf_saved_model", verbose=False)  # noqa: E731
-
-        def load():
-            import tensorflow as tf
-
-            return tf.saved_model.load(str(path)).signatures["serving_default"]
-    elif task.mode == "litert":
-        path = tmp / "model.tflite"
-
-        def convert():
-            try:
-                model.export(str(path), format="litert", verbose=False)
-                st.extra["api"] = "keras Model.export(format='litert')"
-            except Exception as exc:  # noqa: BLE001 - fall back to the TF converter
-                import tensorflow as tf
-
-                st.notes.append(f"Model.export(format='litert') failed ({_short(exc)}); "
-                                "used tf.lite.TFLiteConverter")
-                path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-                st.extra["api"] = "tf.lite.TFLiteConverter.from_keras_model"
-
-        def load():
-            from ai_edge_litert.interpreter import Interpreter
-
-            interp = Interpreter(model_path=str(path), num_threads=ctx.threads)
-            interp.allocate_tensors()
-            return interp
-        st.extra["interpreter"] = "ai_edge_litert.interpreter.Interpreter"
-    else:  # keras_onnx
-        path = tmp / "model.onnx"
-        st.extra["api"] = "keras Model.export(format='onnx')"
-        convert = lambda: model.export(str(path), format="onnx", verbose=False)  # noqa: E731
-        load = lambda: _ort_session(path, ctx)  # noqa: E731
-
-    loaded = st.convert_and_load(tmp, convert, load)
-    if st.failure:
-        return
-    if task.mode == "savedmodel":
-        import tensorflow as tf
-
-        def predict(x):
-            (out,) = loaded(tf.constant(x)).values()
-            return out.numpy()
-    elif task.mode == "litert":
-        inp = loaded.get_input_details()[0]["index"]
-        out = loaded.get_output_details()[0]["index"]
-
-        def predict(x):
-            loaded.set_tensor(inp, x)
-            loaded.invoke()
-            return loaded.get_tensor(out)
-    else:
-        predict = _ort_predict(loaded)
-    _latency_and_agreement(predict, xs, ref, ctx, st)
 
 
 def _latency_and_agreement(predict, xs, ref, ctx, st: _Stages) -> None:
@@ -274,11 +308,17 @@ def _latency_and_agreement(predict, xs, ref, ctx, st: _Stages) -> None:
 
 
 def run(task: Task, ctx) -> list[Measurement]:
+    path = PATHS[task.mode]
     st = _Stages()
     st.extra["device"] = "cpu"
+    model, example, xs, ref = SOURCES[path.source](task.model, ctx.seed)
     with tempfile.TemporaryDirectory(prefix=f"deploy-{task.mode}-") as tmp:
-        if PATHS[task.mode][1] == "pytorch":
-            _torch_path(task, ctx, Path(tmp), st)
-        else:
-            _keras_path(task, ctx, Path(tmp), st)
+        target = Path(tmp) / path.artifact
+        api = st.timed("convert_time", "convert", lambda: path.convert(model, example, target, st.notes))
+        if api:
+            st.extra["api"] = api
+            st.ok("artifact_size", [float(_dir_bytes(Path(tmp)))])
+        loaded = st.timed("load_time", "load", lambda: path.load(target, ctx))
+        if not st.failure:
+            _latency_and_agreement(path.predict(loaded), xs, ref, ctx, st)
     return st.finish()

@@ -66,11 +66,11 @@ def _tf_call(task: Task, ctx, bs: int):
 
 
 def run(task: Task, ctx) -> list[Measurement]:
-    from experiments.models import modes
+    from experiments import execution
 
     bs = int(task.params["batch_size"])
     make_call = _torch_call if task.framework == "pytorch" else _tf_call
-    timed = modes.time_mode(task, ctx, lambda: make_call(task, ctx, bs), per_call=(bs == 1))
+    timed = execution.time_mode(task, ctx, lambda: make_call(task, ctx, bs), per_call=(bs == 1))
     if bs == 1:
         samples, metric = [s * 1e3 for s in timed.seconds], LATENCY
     else:

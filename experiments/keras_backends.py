@@ -13,18 +13,16 @@ backend True would mean ``torch.compile``, which needs a C compiler at run time.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from experiments.harness.api import Measurement, Task
+from experiments.harness.children import child_env, run_python
 from results_contract.vocabulary import LATENCY, MAX_ABS_DIFF, PREDICT_THROUGHPUT, TRAIN_THROUGHPUT
 
 NAME = "keras_backends"
 TITLE = "Keras 3 on the TensorFlow and PyTorch backends"
 
-REPO = Path(__file__).resolve().parent.parent
 MODELS = ("mlp", "cnn")
 QUICK_MODELS = ("mlp",)
 BACKENDS = ("tensorflow", "torch")
@@ -134,15 +132,11 @@ def _run_agreement(task: Task, ctx) -> list[Measurement]:
     _check_backend("torch")
     model = _build(task.model, ctx.seed)
     ours = np.asarray(model.predict_on_batch(_inputs(task.model, AGREEMENT_BATCH, ctx.seed)))
-    env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env = child_env(threads=ctx.threads, extra={"KERAS_BACKEND": "tensorflow"})
     with tempfile.TemporaryDirectory(prefix="keras-agree-") as tmp:
         out = Path(tmp) / "tf.npy"
-        proc = subprocess.run([sys.executable, "-c", _CHILD, task.model, str(ctx.seed), str(out),
-                               str(AGREEMENT_BATCH)], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=170)
-        if proc.returncode != 0:
-            raise RuntimeError(f"TensorFlow-backend child failed: {proc.stderr.strip()[-1500:]}")
+        run_python(["-c", _CHILD, task.model, str(ctx.seed), str(out), str(AGREEMENT_BATCH)], env=env,
+                   timeout=170, what="TensorFlow-backend child")
         theirs = np.load(out)
     diff = float(np.max(np.abs(ours.astype(np.float64) - theirs)))
     return [Measurement(MAX_ABS_DIFF, [diff],

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
-from pathlib import Path
 
 from experiments.harness import Measurement, Task
+from experiments.harness.children import child_env, run_python
+from experiments.harness.framework_setup import configure_threads
 from experiments.models.weights import MODELS
 from results_contract.vocabulary import PEAK_RSS, PEAK_RSS_OVER_IMPORT
 
@@ -57,16 +57,9 @@ def run(task: Task, ctx) -> list[Measurement]:
 
 def _child(job: dict) -> dict:
     """Run one measurement in a fresh interpreter; returns its JSON report."""
-    root = str(Path(__file__).resolve().parent.parent)
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
-    done = subprocess.run([sys.executable, "-m", "experiments.memory", json.dumps(job)],
-                          capture_output=True, text=True, env=env, cwd=root, timeout=600,
-                          check=False)
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"memory child exited {done.returncode}: {tail}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_python(["-m", "experiments.memory", json.dumps(job)], env=child_env(threads=job["threads"]),
+                     timeout=600, what="memory child")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def _rss_mib() -> float:
@@ -80,9 +73,9 @@ def _peak_mib() -> float:
 
 
 def _measure_torch(job: dict) -> float:
-    import torch
+    import torch  # noqa: F401 - imported first, so the RSS below is "after import"
 
-    torch.set_num_threads(job["threads"])
+    configure_threads("pytorch", job["threads"])
     base = _rss_mib()
     from experiments.models.modes import torch_batch, torch_predict
     from experiments.models.torch_models import build_torch, make_train_step
@@ -101,10 +94,9 @@ def _measure_torch(job: dict) -> float:
 
 
 def _measure_tensorflow(job: dict) -> float:
-    import tensorflow as tf
+    import tensorflow  # noqa: F401 - imported first, so the RSS below is "after import"
 
-    tf.config.threading.set_intra_op_parallelism_threads(job["threads"])
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    configure_threads("tensorflow", job["threads"])
     base = _rss_mib()
     from experiments.models.keras_models import build_keras, make_train_step
     from experiments.models.modes import tf_batch, tf_predict

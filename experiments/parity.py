@@ -13,6 +13,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from experiments.harness import Measurement, Task
+from experiments.harness.framework_setup import configure_threads
 from experiments.models.modes import MODE_PARAMS, MODES, TASK_ENV
 from experiments.models.weights import MODELS
 from results_contract.vocabulary import LABEL_AGREEMENT, MAX_ABS_LOGIT_DIFF, MAX_REL_DIFF
@@ -67,7 +68,7 @@ def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 def run(task: Task, ctx) -> list[Measurement]:
     bs = int(task.params["batch_size"])
     ref_fw, ref_mode = task.params["reference"].split("/")
-    _fix_threads(ref_fw, ctx.threads)  # the worker fixed only this task's framework
+    configure_threads(ref_fw, ctx.threads, strict=False)  # the worker fixed only this task's framework
     ours = _logits(task.framework, task.mode, task.model, bs, ctx)
     ref = _logits(ref_fw, ref_mode, task.model, bs, ctx)
     scores = compare(ours, ref)
@@ -76,17 +77,3 @@ def run(task: Task, ctx) -> list[Measurement]:
                         notes=REL_NOTES if metric is MAX_REL_DIFF else None)
             for metric in METRICS]
 
-
-def _fix_threads(framework: str, threads: int) -> None:
-    """Size the reference framework's intra-op pool like the worker's (best effort)."""
-    if framework == "pytorch":
-        import torch
-
-        torch.set_num_threads(threads)
-    else:
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-        except RuntimeError:  # TensorFlow already ran an op; its pool is fixed
-            pass

@@ -70,11 +70,11 @@ def _tf_step(task: Task, ctx, bs: int):
 
 
 def run(task: Task, ctx) -> list[Measurement]:
-    from experiments.models import modes
+    from experiments import execution
 
     bs = int(task.params["batch_size"])
     make_step = _torch_step if task.framework == "pytorch" else _tf_step
-    timed = modes.time_mode(task, ctx, lambda: make_step(task, ctx, bs))
+    timed = execution.time_mode(task, ctx, lambda: make_step(task, ctx, bs))
     out = [Measurement(THROUGHPUT, [bs / s for s in timed.seconds], extra=timed.extra, notes=timed.notes)]
     if timed.first_call_s is not None:
         out.append(timed.compile_time((task.framework, task.mode)))

@@ -72,10 +72,13 @@ def fmt_case(case: Case, *, stat: str = "median", ci: bool = True) -> str:
     if value is None:
         return f"n/a ({stat} not recorded)"
     text = fmt_quantity(value, case.unit)
-    lo_hi = case.ci95
-    if ci and stat == "median" and lo_hi and case.sample_count > 1:
-        text += f" (95% CI {fmt_range(lo_hi[0], lo_hi[1], case.unit)})"
-    return text
+    if not ci or stat != "median" or case.deterministic:
+        return text
+    if case.ci95:
+        return text + f" (95% CI {fmt_range(case.ci95[0], case.ci95[1], case.unit)})"
+    if case.processes is None:
+        return text + " (no CI: pooled version-1 data)"
+    return text + f" (n = {case.processes})"
 
 
 CASE_STATS = ("median", "p90", "p99", "mean", "stdev")
@@ -99,8 +102,48 @@ def _adjectives(case: Case) -> tuple[str, str]:
     return unit_of(case.unit).words(case.better)
 
 
-def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | None = None) -> str:
-    """A one-clause comparison whose direction and size come from the data."""
+# What a comparison of two cases may conclude (``verdict``).
+BETTER, WORSE, WITHIN, UNCLEAR, NO_CI, MISSING, NOT_RANKED = (
+    "better", "worse", "within", "unclear", "no_ci", "missing", "not_ranked")
+
+
+def verdict(a: Case, b: Case, min_effect: float = 0.05) -> str:
+    """The one comparison rule of the paper.
+
+    A direction ("better"/"worse", from ``a``'s side) is stated only when both cases have
+    process-level 95% CIs that do not overlap *and* the ratio is at least ``1 + min_effect``;
+    a non-overlapping gap below that is "within", overlapping CIs are "unclear", a case with
+    fewer than three processes is "no_ci". Deterministic metrics (sizes, counts) have no
+    sampling noise: their values are compared against the threshold directly.
+    """
+    if not (a.ok and b.ok) or a.median is None or b.median is None:
+        return MISSING
+    if a.better == "none":
+        return NOT_RANKED
+    r = ratio(a, b)
+    if r is None:
+        return MISSING
+    if not (a.deterministic and b.deterministic):
+        if not (a.ci95 and b.ci95):
+            return NO_CI
+        if cis_overlap(a, b):
+            return UNCLEAR
+    if max(r, 1 / r) < 1 + min_effect:
+        return WITHIN
+    return BETTER if r > 1 else WORSE
+
+
+def fmt_ratio(r: float, better_word: str, worse_word: str) -> str:
+    """"1.5× faster", or "12% slower" when the gap is under 2× (easier to read than 1.12×)."""
+    if r >= 1:
+        return f"{fmt_number(r)}× {better_word}" if r >= 2 else f"{fmt_number((r - 1) * 100, 2)}% {better_word}"
+    inv = 1 / r
+    return f"{fmt_number(inv)}× {worse_word}" if inv >= 2 else f"{fmt_number((1 - r) * 100, 2)}% {worse_word}"
+
+
+def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | None = None,
+                     min_effect: float = 0.05) -> str:
+    """A one-clause comparison whose direction and size come from the data, by ``verdict``."""
     a_name, b_name = a_name or case_label(a), b_name or case_label(b)
     if not a.ok and not b.ok:
         return f"neither {a_name} nor {b_name} produced a result ({fmt_case(a)}; {fmt_case(b)})"
@@ -109,15 +152,18 @@ def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | 
         return f"{good} produced a result while {bad} did not ({fmt_case(bad_case)})"
     va = fmt_quantity(a.median, a.unit)
     vb = fmt_quantity(b.median, b.unit)
-    if a.better == "none":
+    found = verdict(a, b, min_effect)
+    if found == NOT_RANKED:
         return f"{a_name} measured {va} and {b_name} {vb}"
-    if cis_overlap(a, b):
+    if found == NO_CI:
+        return (f"{a_name} ({va}) and {b_name} ({vb}) cannot be ranked: fewer than three processes "
+                "measured at least one of them")
+    if found == UNCLEAR:
         return f"{a_name} ({va}) and {b_name} ({vb}) show no clear difference (their 95% CIs overlap)"
-    r = ratio(a, b)
+    if found == WITHIN:
+        return f"{a_name} ({va}) and {b_name} ({vb}) are within {fmt_number(min_effect * 100)}% of each other"
     better, worse = _adjectives(a)
-    if r >= 1:
-        return f"{a_name} ({va}) is {fmt_number(r)}× {better} than {b_name} ({vb})"
-    return f"{a_name} ({va}) is {fmt_number(1 / r)}× {worse} than {b_name} ({vb})"
+    return f"{a_name} ({va}) is {fmt_ratio(ratio(a, b), better, worse)} than {b_name} ({vb})"
 
 
 def describe_params(params: dict[str, Any]) -> str:

@@ -77,6 +77,7 @@ class Helpers:
     def __init__(self, sources: Sources, problems: Problems, state: DocumentState):
         self.sources, self.problems, self.state = sources, problems, state
         self.results, self.bib = sources.results, sources.bib
+        self.min_effect = sources.config.min_effect if sources.config else 0.05
 
     @classmethod
     def registry(cls) -> dict[str, Callable]:
@@ -234,7 +235,7 @@ class Helpers:
         cb = self._one(experiment, {**common, **b}, where)
         if ca is None or cb is None:
             return UNRESOLVED
-        return Markup(html.escape(formatting.compare_sentence(ca, cb, a_name, b_name)))
+        return Markup(html.escape(formatting.compare_sentence(ca, cb, a_name, b_name, self.min_effect)))
 
     @helper
     def compare_cases(self, a: Case | None, b: Case | None, a_name: str | None = None,
@@ -242,7 +243,7 @@ class Helpers:
         """``compare`` for two cases already found (for example with ``best``)."""
         if a is None or b is None:
             return UNRESOLVED
-        return formatting.compare_sentence(a, b, a_name, b_name)
+        return formatting.compare_sentence(a, b, a_name, b_name, self.min_effect)
 
     @helper
     def fmt_case(self, case: Case | None, stat: str = "median", ci: bool = True) -> str | Markup:
@@ -258,6 +259,15 @@ class Helpers:
     def ratio(self, a: Case | None, b: Case | None) -> float | None:
         """How many times better ``a`` is than ``b`` (>1: a is better), None if either failed."""
         return None if a is None or b is None else formatting.ratio(a, b)
+
+    @helper
+    def verdict(self, a: Case | None, b: Case | None) -> str:
+        """The paper's comparison rule from ``a``'s side: "better" or "worse" (non-overlapping
+        process-level CIs and a gap of at least ``[tool.paper] min_effect``), "within" (a smaller
+        gap), "unclear" (CIs overlap), "no_ci" (fewer than three processes) or "missing"."""
+        if a is None or b is None:
+            return formatting.MISSING
+        return formatting.verdict(a, b, self.min_effect)
 
     @helper
     def overlap(self, a: Case | None, b: Case | None) -> bool:

@@ -47,11 +47,14 @@ class Case:
     unit: str
     better: str
     params: Mapping[str, Any]
-    samples: tuple[float, ...]
     median: float | None
     ci95: tuple[float, float] | None
     status: str
     error: str | None = None
+    processes: int | None = None          # independent processes (None: version-1 data)
+    deterministic: bool = False           # measured once, no CI
+    runs: tuple[Mapping[str, Any], ...] = ()   # per process: samples, median, n
+    samples: tuple[float, ...] = ()       # version-1 files only (pooled samples)
     p90: float | None = None
     p99: float | None = None
     mean: float | None = None
@@ -66,6 +69,7 @@ class Case:
         known = {f.name for f in fields(cls)} - {"experiment", "source"}
         values = {k: v for k, v in data.items() if k in known}
         values["samples"] = tuple(values.get("samples") or ())
+        values["runs"] = tuple(values.get("runs") or ())
         if values.get("ci95") is not None:
             values["ci95"] = tuple(values["ci95"])
         return cls(experiment=experiment, source=source, **values)
@@ -77,6 +81,10 @@ class Case:
     @property
     def sample_count(self) -> int:
         return self.n if self.n is not None else len(self.samples)
+
+    def run_samples(self) -> list[list[float]]:
+        """The raw samples grouped by process (empty for version-1 data, which has no runs)."""
+        return [list(run["samples"]) for run in self.runs]
 
     def field(self, name: str) -> Any:
         """An identifying field (framework, mode, model, metric, ...) or else a parameter."""

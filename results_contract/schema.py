@@ -7,14 +7,23 @@ Version history (bump ``SCHEMA_VERSION`` and add an upgrade step in
 ``results_contract.upgrade`` for every change):
 
 1. First version: file header, environment record, and a list of cases, each with raw
-   samples, median, bootstrap CI95, p90/p99 and a status.
+   samples, median, bootstrap CI95, p90/p99 and a status. The samples of all rounds were
+   pooled, so the CI treated samples from one process as independent.
+2. The process is the unit of replication. A case's raw samples are grouped per independent
+   process in ``runs`` (each with its own median and sample count); ``median`` is the median
+   of the process medians and ``ci95`` comes from a hierarchical bootstrap (resample processes,
+   then samples within them), or is null with fewer than 3 processes. ``processes`` counts the
+   runs, ``n`` the samples. ``deterministic`` marks metrics measured once (sizes, counts,
+   output differences), which carry no CI. The environment may name its ``host``.
+   Upgraded version-1 files keep their pooled ``samples`` and have no ``runs``: their CI is
+   dropped (``ci95`` null) because it was not computed across processes.
 """
 
 from __future__ import annotations
 
 from results_contract.vocabulary import BETTER, FRAMEWORKS, STATUSES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _NONNEG = {"type": "number", "minimum": 0}
 _NULLABLE_NONNEG = {"type": ["number", "null"], "minimum": 0}
@@ -44,6 +53,21 @@ ENVIRONMENT_SCHEMA = {
         "git_dirty": {"type": "boolean"},
         "started_at": {"type": "string"},
         "finished_at": {"type": "string"},
+        "host": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]*$", "maxLength": 100},
+        "machine_id": {"type": "string"},
+        "cpu_mhz": {"type": ["number", "null"]},
+        "cpu_flags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+RUN_SCHEMA = {
+    "type": "object",
+    "required": ["samples", "median", "n"],
+    "properties": {
+        "samples": {"type": "array", "items": _NONNEG, "minItems": 1},
+        "median": _NONNEG,
+        "n": {"type": "integer", "minimum": 1},
+        "process": {"type": "integer", "minimum": 0},
     },
 }
 
@@ -51,7 +75,7 @@ CASE_SCHEMA = {
     "type": "object",
     "required": [
         "id", "framework", "mode", "model", "metric", "unit", "better", "params",
-        "samples", "median", "ci95", "status", "error",
+        "median", "ci95", "status", "error", "processes", "deterministic",
     ],
     "properties": {
         "id": {"type": "string", "minLength": 1},
@@ -62,7 +86,10 @@ CASE_SCHEMA = {
         "unit": {"type": "string"},
         "better": {"enum": list(BETTER)},
         "params": {"type": "object", "additionalProperties": _PARAM_VALUE},
-        "samples": {"type": "array", "items": _NONNEG},
+        "runs": {"type": "array", "items": RUN_SCHEMA},
+        "samples": {"type": "array", "items": _NONNEG},  # version-1 files only (pooled)
+        "processes": {"type": ["integer", "null"], "minimum": 0},
+        "deterministic": {"type": "boolean"},
         "median": _NULLABLE_NONNEG,
         "ci95": {
             "oneOf": [
@@ -85,13 +112,7 @@ CASE_SCHEMA = {
         {
             # A measured case carries its data ...
             "if": {"properties": {"status": {"const": "ok"}}},
-            "then": {
-                "properties": {
-                    "samples": {"minItems": 1},
-                    "median": _NONNEG,
-                    "ci95": {"type": "array"},
-                },
-            },
+            "then": {"properties": {"median": _NONNEG}},
             # ... and a failed or unsupported one says why.
             "else": {"properties": {"error": {"type": "string", "minLength": 1}}},
         }
@@ -118,4 +139,4 @@ RESULTS_SCHEMA = {
     },
 }
 
-__all__ = ["CASE_SCHEMA", "ENVIRONMENT_SCHEMA", "RESULTS_SCHEMA", "SCHEMA_VERSION"]
+__all__ = ["CASE_SCHEMA", "ENVIRONMENT_SCHEMA", "RESULTS_SCHEMA", "RUN_SCHEMA", "SCHEMA_VERSION"]

@@ -400,7 +400,7 @@ def test_unknown_csl_style_lists_close_matches(project):
 
 def test_duplicate_json_keys_are_refused():
     doc = (FAKE / "project" / "results" / "latency.json").read_text()
-    doc = doc.replace('"schema_version": 1', '"schema_version": 1, "schema_version": 1', 1)
+    doc = doc.replace('"schema_version": 2', '"schema_version": 2, "schema_version": 2', 1)
     problems = Problems()
     assert parse_results_text(doc, "r.json", problems) is None
     assert "appears twice" in problems.errors[0] and "schema_version" in problems.errors[0]

@@ -54,7 +54,7 @@ def test_other_tasks_still_ok(faults):
     ok = [c for c in faults["cases"] if c["status"] == "ok"]
     assert {(c["framework"], c["model"]) for c in ok} == {
         ("pytorch", "good"), ("pytorch", "forgets"), ("tensorflow", "good")}
-    assert all(c["samples"] == [1.0, 2.0, 3.0] and c["median"] == 2.0 for c in ok)
+    assert all([r["samples"] for r in c["runs"]] == [[1.0, 2.0, 3.0]] and c["median"] == 2.0 for c in ok)
 
 
 def test_output_validates_and_ids_are_unique(faults):
@@ -72,7 +72,8 @@ def test_ok_experiment_cases(tmp_path):
     cases = {c["id"]: c for c in doc["cases"]}
     assert cases["onnxruntime/session/sum/latency/n=100,threads=2"]["status"] == "unsupported"
     size = cases["pytorch/eager/sum/size/n=100,threads=1"]
-    assert size["samples"] == [1234.0] and size["extra"] == {"threads": 1}
+    assert size["runs"][0]["samples"] == [1234.0] and size["extra"] == {"threads": 1}
+    assert size["deterministic"] is True and size["ci95"] is None
     assert 1 <= cases["tensorflow/graph/sum/latency/n=100,threads=1"]["n"] <= 3
 
 

@@ -102,9 +102,9 @@ def test_no_number_is_typed_into_results_sections(name):
 def test_perturbed_result_changes_number_and_sentence(tmp_path):
     """Change one measurement in a copy of the results; the paper's number and comparison follow."""
     root = tmp_path / "repo"
-    for part in ("report", "templates", "results", "experiments"):
+    for part in ("report", "templates", "results", "experiments", "results_contract"):
         shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-    for part in ("pyproject.toml", "references.bib", "build.py"):
+    for part in ("pyproject.toml", "references.bib", "build.py", "cli.py"):
         shutil.copy(REPO / part, root / part)
     path = root / "results" / "inference.json"
     data = json.loads(path.read_text())

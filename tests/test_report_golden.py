@@ -64,7 +64,7 @@ def test_listing_is_highlighted_from_the_real_source(built_fixture):
 
 def test_values_and_comparison_sentence_come_from_results(built_fixture):
     page = html_of(built_fixture)
-    assert "0.11 ms (95% CI 0.1–0.12 ms)" in page
+    assert "0.11 ms (95% CI 0.105–0.115 ms)" in page
     assert "PyTorch eager (0.11 ms) is 2.73× faster than TensorFlow eager (0.3 ms)" in page
 
 

@@ -116,13 +116,13 @@ def test_overflowing_number_parses_to_inf_and_is_refused():
 
 
 def test_negative_times():
-    data, problems = parse(mutated(lambda d: d["cases"][0]["samples"].__setitem__(0, -0.5)))
-    assert problems.errors == [f"{WHERE}: $.cases[0].samples[0]: -0.5 is less than the minimum of 0"]
+    data, problems = parse(mutated(lambda d: d["cases"][0]["runs"][0]["samples"].__setitem__(0, -0.5)))
+    assert problems.errors == [f"{WHERE}: $.cases[0].runs[0].samples[0]: -0.5 is less than the minimum of 0"]
 
 
 def test_empty_samples_on_ok_case():
-    data, problems = parse(mutated(lambda d: d["cases"][0].update(samples=[])))
-    assert problems.errors == [f"{WHERE}: $.cases[0].samples: [] should be non-empty"]
+    data, problems = parse(mutated(lambda d: d["cases"][0]["runs"][0].update(samples=[])))
+    assert problems.errors == [f"{WHERE}: $.cases[0].runs[0].samples: [] should be non-empty"]
 
 
 def test_failed_case_needs_a_reason():

@@ -44,7 +44,11 @@ class Task:
 
 @dataclass
 class Measurement:
-    """Raw samples for one declared metric of a task; statistics are computed by the harness."""
+    """Raw samples for one declared metric of a task; statistics are computed by the harness.
+
+    ``runs`` groups the samples by independent process when the experiment started those
+    processes itself (one fresh interpreter per cold start); otherwise every sample came from
+    this worker process, which is one run."""
 
     metric: Metric
     samples: list[float]
@@ -52,3 +56,4 @@ class Measurement:
     error: str | None = None
     extra: dict[str, Any] | None = None
     notes: str | None = None
+    runs: list[list[float]] | None = None

@@ -1,19 +1,23 @@
 """Turn per-round task outcomes into the results file's cases: one per (task, metric).
 
-Samples from all rounds are merged before statistics are computed. A metric fails if any round
-failed it (the samples of the good rounds are kept, so the failure can be inspected), and is
-unsupported if the task said so.
+Each round ran in its own fresh worker process, so each round's samples are one run; an
+experiment that starts processes itself (cold start, memory) reports its own runs. Statistics
+are computed across runs (``results_contract.stats``). A metric fails if any round failed it
+(the runs of the good rounds are kept, so the failure can be inspected), and is unsupported if
+the task said so. Deterministic metrics keep one measurement and no CI.
 """
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from experiments.harness.api import Task
 from experiments.harness.errors import HarnessError
-from experiments.harness.stats import is_valid_sample, summarize
 from experiments.harness.supervisor import Outcome
 from results_contract import ids
+from results_contract.stats import is_valid_sample, summarize
+from results_contract.vocabulary import NOISE_THRESHOLD
 
 
 def case_params(task: Task) -> dict[str, Any]:
@@ -44,9 +48,18 @@ def check_unique(tasks: list[Task], where: str) -> None:
             seen.add(cid)
 
 
+def _runs_of(m: dict[str, Any]) -> list[list[float]]:
+    """The independent processes behind one reported measurement: the experiment's own
+    grouping when it started the processes itself (``runs``), else the worker's one process."""
+    if m.get("runs"):
+        return [[float(x) for x in run] for run in m["runs"] if run]
+    return [[float(x) for x in m["samples"]]]
+
+
 def _merge_metric(name: str, outcomes: list[Outcome]) -> dict[str, Any]:
-    """Status, error, samples, extra and notes of one metric over all rounds."""
-    samples: list[float] = []
+    """Status, error, runs (samples grouped per process), extra and notes of one metric over
+    all rounds. A metric failed in any round is failed; the good rounds' runs are kept."""
+    runs: list[list[float]] = []
     errors: list[str] = []
     unsupported: str | None = None
     extra = notes = None
@@ -59,39 +72,55 @@ def _merge_metric(name: str, outcomes: list[Outcome]) -> dict[str, Any]:
             errors.append("not reported")
             continue
         m = found[-1]
+        got = _runs_of(m) if m["status"] == "ok" else []
         if m["status"] == "unsupported":
             unsupported = m["error"] or "unsupported"
         elif m["status"] != "ok":
             errors.append(m["error"] or "failed")
-        elif not m["samples"]:
+        elif not any(got):
             errors.append("no samples")
-        elif not all(is_valid_sample(s) for s in m["samples"]):
+        elif not all(is_valid_sample(x) for run in got for x in run):
             errors.append("invalid sample (negative or not finite)")
         else:
-            samples.extend(float(s) for s in m["samples"])
+            runs.extend(run for run in got if run)
         extra = extra if extra is not None else m.get("extra")
         notes = notes if notes is not None else m.get("notes")
-    if unsupported is not None and not samples and not errors:
-        return {"status": "unsupported", "error": unsupported, "samples": [], "extra": extra,
-                "notes": notes}
+    if unsupported is not None and not runs and not errors:
+        return {"status": "unsupported", "error": unsupported, "runs": [], "extra": extra, "notes": notes}
     if errors:
-        return {"status": "failed", "error": errors[0], "samples": samples, "extra": extra,
-                "notes": notes}
-    return {"status": "ok", "error": None, "samples": samples, "extra": extra, "notes": notes}
+        return {"status": "failed", "error": errors[0], "runs": runs, "extra": extra, "notes": notes}
+    return {"status": "ok", "error": None, "runs": runs, "extra": extra, "notes": notes}
+
+
+def _measured_once(runs: list[list[float]], notes: str | None) -> tuple[list[list[float]], str | None]:
+    """A deterministic metric keeps the first process's value; if another process measured a
+    different value, the case says so rather than hiding it."""
+    values = sorted({x for run in runs for x in run})
+    if len(values) > 1:
+        spread = f"varied across processes: {values[0]:.6g} to {values[-1]:.6g}; the first is reported"
+        notes = f"{notes}; {spread}" if notes else spread
+    return runs[:1], notes
 
 
 def build_case(task: Task, metric_index: int, outcomes: list[Outcome]) -> dict[str, Any]:
     metric = task.metrics[metric_index]
     merged = _merge_metric(metric.name, outcomes)
+    runs, notes = merged["runs"], merged["notes"]
+    if metric.deterministic and runs:
+        runs, notes = _measured_once(runs, notes)
+    stats = summarize(runs if merged["status"] == "ok" else [], deterministic=metric.deterministic,
+                      noise_threshold=NOISE_THRESHOLD)
+    if merged["status"] != "ok":  # keep what the good rounds measured, for inspection
+        stats["runs"] = [{"process": i, "samples": r, "median": float(statistics.median(r)), "n": len(r)}
+                         for i, r in enumerate(runs)]
+        stats["processes"] = len(runs)
+        stats["n"] = sum(len(r) for r in runs)
     case = {"id": case_id(task, metric.name), "framework": task.framework, "mode": task.mode,
             "model": task.model, "metric": metric.name, "unit": metric.unit,
-            "better": metric.better, "params": case_params(task),
-            "samples": merged["samples"], "status": merged["status"], "error": merged["error"],
-            **summarize(merged["samples"] if merged["status"] == "ok" else [])}
-    if merged["status"] != "ok":
-        case["n"] = len(merged["samples"])
+            "better": metric.better, "params": case_params(task), "deterministic": metric.deterministic,
+            "status": merged["status"], "error": merged["error"], **stats}
     if merged["extra"] is not None:
         case["extra"] = merged["extra"]
-    if merged["notes"]:
-        case["notes"] = merged["notes"]
+    if notes:
+        case["notes"] = notes
     return case

@@ -19,7 +19,9 @@ class Context:
 
     ``threads`` is the intra-op thread count the worker fixed (tasks pass it on to runtimes the
     worker cannot configure, such as ``onnxruntime.SessionOptions.intra_op_num_threads``).
-    ``device`` is ``"cpu"`` or ``"cuda"``; ``sync()`` is the matching barrier.
+    ``device`` is ``"cpu"`` or ``"cuda"``; ``sync()`` is the matching barrier. ``replicate``
+    numbers the fresh-process rounds of a task, for experiments whose replicate should vary a
+    seed (time to accuracy: each process trains from its own initial weights).
     """
 
     quick: bool = True
@@ -28,6 +30,7 @@ class Context:
     device: str = "cpu"
     framework: str = ""
     sync: Callable[[], None] = _no_op
+    replicate: int = 0      # which fresh-process round this is (0, 1, ...): a seed offset
     budget: Budget | None = None
     last_timing: TimingInfo | None = field(default=None, repr=False)
 

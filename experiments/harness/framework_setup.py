@@ -48,7 +48,7 @@ def frameworks_to_import(framework: str) -> tuple[str, ...]:
     return ()  # onnxruntime (tasks pass ctx.threads to SessionOptions) and anything else
 
 
-def _configure_torch(threads: int | None) -> DeviceInfo:
+def _configure_torch(threads: int | None, strict: bool = True) -> DeviceInfo:
     import torch
 
     if threads is not None:
@@ -62,12 +62,16 @@ def _configure_torch(threads: int | None) -> DeviceInfo:
     return DeviceInfo()
 
 
-def _configure_tensorflow(threads: int | None) -> DeviceInfo:
+def _configure_tensorflow(threads: int | None, strict: bool = True) -> DeviceInfo:
     import tensorflow as tf
 
     if threads is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # TensorFlow already ran an op: its pools are fixed
+            if strict:
+                raise
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
@@ -75,9 +79,13 @@ def _configure_tensorflow(threads: int | None) -> DeviceInfo:
     return DeviceInfo()
 
 
-def configure_threads(framework: str, threads: int | None) -> DeviceInfo:
-    """Size ``framework``'s thread pools (intra-op ``threads``, inter-op 1); detect the device."""
+def configure_threads(framework: str, threads: int | None, strict: bool = True) -> DeviceInfo:
+    """Size ``framework``'s thread pools (intra-op ``threads``, inter-op 1); detect the device.
+
+    The one place thread pools are sized: the worker calls it before its first task; an
+    experiment that also runs a second framework in the same process (parity) calls it with
+    ``strict=False``, which tolerates pools that are already fixed."""
     info = DeviceInfo()
     for name in frameworks_to_import(framework):
-        info = _configure_torch(threads) if name == "torch" else _configure_tensorflow(threads)
+        info = _configure_torch(threads, strict) if name == "torch" else _configure_tensorflow(threads, strict)
     return info

@@ -40,7 +40,8 @@ def measurement_to_dict(m: Measurement) -> dict[str, Any]:
         raise TypeError(f"Measurement.metric must be a Metric (declared in Task.metrics), got "
                         f"{type(m.metric).__name__} {m.metric!r}")
     return {"metric": m.metric.name, "samples": [float(s) for s in m.samples], "status": m.status,
-            "error": m.error, "extra": m.extra, "notes": m.notes}
+            "error": m.error, "extra": m.extra, "notes": m.notes,
+            "runs": [[float(s) for s in run] for run in m.runs] if m.runs else None}
 
 
 def encode_event(event: dict[str, Any]) -> bytes:

@@ -1,13 +1,13 @@
 """Run experiments: rounds of fresh, shuffled worker groups, merged into one results file each.
 
-Linear on purpose (gather tasks, check the cache, run every round, build cases, validate,
-write): nothing is written until the whole experiment has run and validated, so an interrupt
-leaves the previous results file untouched.
+One experiment goes plan (tasks, rounds, cache key) -> execute (every round in fresh worker
+processes, then cases with statistics across processes) -> store (validate, write atomically,
+or write beside the old file when the run would lose good results). Nothing is written until
+the whole experiment has run and validated, so an interrupt leaves the previous file untouched.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 import tempfile
@@ -19,6 +19,7 @@ from experiments.harness.api import Task
 from experiments.harness.cases import build_case, case_params, check_unique
 from experiments.harness.discovery import Experiment, discover
 from experiments.harness.errors import HarnessError, UnknownExperiment
+from experiments.harness.children import REPO_ROOT, child_env
 from experiments.harness.framework_setup import thread_env
 from experiments.harness.progress import PlainProgress
 from experiments.harness.supervisor import Group, Outcome, WorkerSetup, run_group
@@ -27,8 +28,9 @@ from results_contract import ResultsError, dump, format_params
 from results_contract.schema import SCHEMA_VERSION
 from results_contract.vocabulary import FRAMEWORKS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ROUNDS = {False: 3, True: 1}             # by quick
+# Fresh-process rounds per task, by quick: the process is the unit of replication, and a CI
+# needs at least three processes (results_contract.stats.MIN_PROCESSES).
+DEFAULT_ROUNDS = {False: 5, True: 1}
 DEFAULT_TIMEOUT_S = {False: 300.0, True: 120.0}  # per task, unless Task/module says otherwise
 
 
@@ -113,42 +115,46 @@ def _groups(tasks: list[Task], indices: list[int]) -> list[Group]:
     return list(by_key.values())
 
 
-def _worker_env(search_root: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    paths = [str(REPO_ROOT), str(search_root)]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    env.setdefault("PYTHONHASHSEED", "0")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return env
+@dataclass
+class Plan:
+    """What one run of an experiment will do, decided before anything runs."""
+
+    exp: Experiment
+    tasks: list[Task]
+    rounds: list[int]          # fresh-process rounds per task (the task's replicates)
+    parameters: dict
+    cache_key: str
+    timeout_s: float
 
 
-def run_experiment(exp: Experiment, opts: RunOptions, progress: PlainProgress) -> str:
-    """Run one experiment unless cached; returns "cached" or "written"."""
+def plan_experiment(exp: Experiment, opts: RunOptions) -> Plan:
+    """The tasks, rounds, recorded parameters and cache key of ``exp`` (cheap: no framework)."""
     tasks = _gather_tasks(exp, opts.quick)
     rounds = DEFAULT_ROUNDS[opts.quick]
-    default_timeout = float(getattr(exp.module, "TIMEOUT_S", None) or DEFAULT_TIMEOUT_S[opts.quick])
-    parameters = {"rounds": rounds, "seed": opts.seed, "default_timeout_s": default_timeout,
-                  "timing": (QUICK_BUDGET if opts.quick else FULL_BUDGET).as_dict()}
-    out_dir = opts.out_dir or default_out_dir(opts.quick)
-    path = out_dir / f"{exp.name}.json"
-    key = cache.cache_key(exp.path, {**parameters, "quick": opts.quick},
-                          environment.fingerprint(), exp.path.parent / "models")
-    if not opts.force and cache.cached_key(path) == key:
-        progress.message(f"{exp.name}: cached ({path})")
-        return "cached"
-    missing = missing_modules(tasks)
-    if missing:
-        raise HarnessError(f"{exp.name}: {', '.join(missing)} not installed in this Python "
-                           f"({sys.executable}); `make experiments` installs the frameworks "
-                           "(requirements/experiments.txt)")
+    timeout = float(getattr(exp.module, "TIMEOUT_S", None) or DEFAULT_TIMEOUT_S[opts.quick])
+    parameters = {"processes": rounds, "seed": opts.seed, "default_timeout_s": timeout,
+                  "timing": (QUICK_BUDGET if opts.quick else FULL_BUDGET).as_dict(),
+                  "replication": "each round is a fresh worker process per (framework, threads, "
+                                 "environment) group, tasks in a shuffled order; a case's runs "
+                                 "come from distinct processes"}
+    key = cache.cache_key(exp.path, {**parameters, "quick": opts.quick}, environment.fingerprint(),
+                          exp.path.parent / "models")
+    task_rounds = [t.rounds if t.rounds is not None else _default_rounds(t, rounds) for t in tasks]
+    return Plan(exp, tasks, task_rounds, parameters, key, timeout)
 
+
+def _default_rounds(task: Task, rounds: int) -> int:
+    """A task that reports only deterministic metrics is measured once."""
+    return 1 if all(m.deterministic for m in task.metrics) else rounds
+
+
+def execute(plan: Plan, opts: RunOptions, progress: PlainProgress) -> dict:
+    """Run every round of ``plan`` in fresh workers; returns the validated results document."""
+    exp, tasks = plan.exp, plan.tasks
     started_at = environment.now_utc()
-    task_rounds = [t.rounds if t.rounds is not None else rounds for t in tasks]
     outcomes: list[list[Outcome]] = [[] for _ in tasks]
     devices: set[str] = set()
-    progress.start_experiment(exp.name, sum(task_rounds))
+    progress.start_experiment(exp.name, sum(plan.rounds))
 
     def on_event(kind: str, task: Task, outcome: Outcome | None) -> None:
         if kind == "start":
@@ -160,34 +166,38 @@ def run_experiment(exp: Experiment, opts: RunOptions, progress: PlainProgress) -
     with tempfile.TemporaryDirectory(prefix=f"harness-{exp.name}-") as tmp:
         setup = WorkerSetup(
             module=exp.module.__name__, sys_path=[str(REPO_ROOT), str(exp.root)],
-            quick=opts.quick, seed=opts.seed, env=_worker_env(exp.root), tmp_dir=Path(tmp),
-            timeout_for=lambda t: float(t.timeout_s or default_timeout),
-            startup_timeout_s=default_timeout)
-        for r in range(max(task_rounds, default=0)):
+            quick=opts.quick, seed=opts.seed, env=child_env(search_root=exp.root), tmp_dir=Path(tmp),
+            timeout_for=lambda t: float(t.timeout_s or plan.timeout_s), startup_timeout_s=plan.timeout_s)
+        for r in range(max(plan.rounds, default=0)):
             rng = random.Random(f"{opts.seed}/{exp.name}/{r}")
-            groups = _groups(tasks, [i for i, n in enumerate(task_rounds) if n > r])
+            groups = _groups(tasks, [i for i, n in enumerate(plan.rounds) if n > r])
             rng.shuffle(groups)
             for group in groups:
                 rng.shuffle(group.items)
                 group.env = {**group.env, **thread_env(group.threads)}
-                results, device = run_group(setup, group, on_event)
+                results, device = run_group(setup, group, on_event, round_index=r)
                 devices.add(device)
                 for outcome in results:
                     outcomes[outcome.index].append(outcome)
     progress.finish_experiment()
 
-    cases = [build_case(task, m, outcomes[i]) for i, task in enumerate(tasks)
-             for m in range(len(task.metrics))]
-    cases.sort(key=lambda c: c["id"])
+    cases = sorted((build_case(task, m, outcomes[i]) for i, task in enumerate(tasks)
+                    for m in range(len(task.metrics))), key=lambda c: c["id"])
     gpu = sorted(d for d in devices if d != "cpu")
-    document = {
+    return {
         "schema_version": SCHEMA_VERSION, "experiment": exp.name, "title": exp.title,
-        "module": exp.relpath, "quick": opts.quick, "cache_key": key, "parameters": parameters,
-        "environment": environment.collect(started_at=started_at,
-                                           device=gpu[0] if gpu else "cpu", cwd=exp.root),
+        "module": exp.relpath, "quick": opts.quick, "cache_key": plan.cache_key,
+        "parameters": plan.parameters,
+        "environment": environment.collect(started_at=started_at, device=gpu[0] if gpu else "cpu",
+                                           cwd=exp.root),
         "cases": cases,
     }
-    failed = sum(c["status"] == "failed" for c in cases)
+
+
+def store(document: dict, path: Path, opts: RunOptions, progress: PlainProgress) -> str:
+    """Write ``document`` to ``path``: "written", or "rejected" (written beside it) when the run
+    lost cases that were ok in the file it would replace, or failed entirely."""
+    name, cases = document["experiment"], document["cases"]
     previous_ok = _previous_ok_ids(path)
     lost = sorted(c["id"] for c in cases if c["status"] == "failed" and c["id"] in previous_ok)
     everything_failed = bool(cases) and all(c["status"] != "ok" for c in cases)
@@ -197,12 +207,28 @@ def run_experiment(exp: Experiment, opts: RunOptions, progress: PlainProgress) -
         why = (f"{len(lost)} case(s) that were ok in it failed in this run, e.g. {lost[0]}"
                if lost else "every case failed in this run")
         first_error = next((c["error"] for c in cases if c["status"] == "failed"), None)
-        progress.message(f"{exp.name}: kept {path}: {why}" + (f" ({first_error})" if first_error else "")
+        progress.message(f"{name}: kept {path}: {why}" + (f" ({first_error})" if first_error else "")
                          + f"; this run is in {aside}; re-run with --accept-failures to replace it")
         return "rejected"
     write_results(path, document)
-    progress.message(f"{exp.name}: wrote {path} ({len(cases)} cases, {failed} failed)")
+    failed = sum(c["status"] == "failed" for c in cases)
+    progress.message(f"{name}: wrote {path} ({len(cases)} cases, {failed} failed)")
     return "written"
+
+
+def run_experiment(exp: Experiment, opts: RunOptions, progress: PlainProgress) -> str:
+    """Run one experiment unless cached; returns "cached", "written" or "rejected"."""
+    plan = plan_experiment(exp, opts)
+    path = (opts.out_dir or default_out_dir(opts.quick)) / f"{exp.name}.json"
+    if not opts.force and cache.cached_key(path) == plan.cache_key:
+        progress.message(f"{exp.name}: cached ({path})")
+        return "cached"
+    missing = missing_modules(plan.tasks)
+    if missing:
+        raise HarnessError(f"{exp.name}: {', '.join(missing)} not installed in this Python "
+                           f"({sys.executable}); `make experiments` installs the frameworks "
+                           "(requirements/experiments.txt)")
+    return store(execute(plan, opts, progress), path, opts, progress)
 
 
 def select_experiments(names: list[str], package: str = "experiments",

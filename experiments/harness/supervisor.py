@@ -91,10 +91,10 @@ def _kill(proc: subprocess.Popen) -> None:
 class _Launch:
     """One worker process and the read end of its event pipe."""
 
-    def __init__(self, setup: WorkerSetup, group: Group, items: list[tuple[int, Task]]):
+    def __init__(self, setup: WorkerSetup, group: Group, items: list[tuple[int, Task]], round_index: int):
         spec = {"module": setup.module, "sys_path": setup.sys_path, "quick": setup.quick,
                 "seed": setup.seed, "framework": group.framework, "threads": group.threads,
-                "tasks": [{"index": i, "task": task_to_dict(t)} for i, t in items]}
+                "round": round_index, "tasks": [{"index": i, "task": task_to_dict(t)} for i, t in items]}
         fd, spec_path = tempfile.mkstemp(suffix=".json", prefix="spec-", dir=setup.tmp_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(spec, f)
@@ -131,69 +131,79 @@ class _Launch:
         os.close(self.fd)
 
 
-def run_group(setup: WorkerSetup, group: Group,
-              on_event: Callable[[str, Task, Outcome | None], None]) -> tuple[list[Outcome], str]:
-    """Run every task of ``group``; returns one outcome per task and the device name seen.
+class _GroupRun:
+    """The bookkeeping of one group: which tasks remain, their outcomes, the device seen."""
 
-    ``on_event("start"|"done", task, outcome)`` reports progress as it happens.
-    """
-    tasks = dict(group.items)
-    remaining = [i for i, _ in group.items]
-    outcomes: dict[int, Outcome] = {}
-    device = "cpu"
+    def __init__(self, setup: WorkerSetup, group: Group,
+                 on_event: Callable[[str, Task, Outcome | None], None]):
+        self.setup, self.on_event = setup, on_event
+        self.tasks = dict(group.items)
+        self.remaining = [i for i, _ in group.items]
+        self.outcomes: dict[int, Outcome] = {}
+        self.device = "cpu"
 
-    def finish(outcome: Outcome) -> None:
-        outcomes[outcome.index] = outcome
-        remaining.remove(outcome.index)
-        on_event("done", tasks[outcome.index], outcome)
+    def finish(self, outcome: Outcome) -> None:
+        self.outcomes[outcome.index] = outcome
+        self.remaining.remove(outcome.index)
+        self.on_event("done", self.tasks[outcome.index], outcome)
 
-    while remaining:
-        launch = _Launch(setup, group, [(i, tasks[i]) for i in remaining])
+    def fail_all(self, reason: str) -> None:
+        for i in list(self.remaining):
+            self.finish(Outcome(i, error=reason))
+
+    def supervise(self, launch: _Launch) -> None:
+        """Follow one worker until it exits, dies or overruns; record what it finished."""
+        setup = self.setup
         current: int | None = None
         started = time.monotonic()
         deadline = started + setup.startup_timeout_s
         progressed = False
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                if current is None:
+                    self.fail_all(f"worker did not start within {setup.startup_timeout_s:g} s")
+                else:
+                    limit = setup.timeout_for(self.tasks[current])
+                    self.finish(Outcome(current, error=f"timed out after {limit:g} s", seconds=now - started))
+                return
+            events = launch.read_events(deadline - now)
+            if events is None:  # the worker exited or died
+                code = launch.proc.wait()
+                reason = _death_reason(code) + _last_log_line(setup, code)
+                if current is not None:
+                    self.finish(Outcome(current, error=reason, seconds=time.monotonic() - started))
+                elif self.remaining and not progressed:  # died before any task: do not loop
+                    self.fail_all(reason)
+                return
+            for event in events:
+                kind, now = event["event"], time.monotonic()
+                if kind == "ready":
+                    self.device = event.get("device_name", self.device)
+                elif kind == "start":
+                    current, started = event["index"], now
+                    deadline = now + setup.timeout_for(self.tasks[current])
+                    self.on_event("start", self.tasks[current], None)
+                elif kind == "done":
+                    progressed = True
+                    self.finish(Outcome(event["index"], event.get("measurements"), event.get("error"), now - started))
+                    current, deadline = None, now + setup.startup_timeout_s
+                elif kind == "fatal":
+                    self.fail_all(event["error"])
+
+
+def run_group(setup: WorkerSetup, group: Group, on_event: Callable[[str, Task, Outcome | None], None],
+              round_index: int = 0) -> tuple[list[Outcome], str]:
+    """Run every task of ``group`` in fresh workers; returns one outcome per task and the device.
+
+    A worker that dies, hangs or overruns costs only the task it was on: a new worker takes
+    the remaining tasks. ``on_event("start"|"done", task, outcome)`` reports progress.
+    """
+    run = _GroupRun(setup, group, on_event)
+    while run.remaining:
+        launch = _Launch(setup, group, [(i, run.tasks[i]) for i in run.remaining], round_index)
         try:
-            while True:
-                now = time.monotonic()
-                if now >= deadline:
-                    if current is None:
-                        reason = f"worker did not start within {setup.startup_timeout_s:g} s"
-                        for i in list(remaining):
-                            finish(Outcome(i, error=reason))
-                    else:
-                        limit = setup.timeout_for(tasks[current])
-                        finish(Outcome(current, error=f"timed out after {limit:g} s",
-                                       seconds=now - started))
-                    break
-                events = launch.read_events(deadline - now)
-                if events is None:  # the worker exited or died
-                    code = launch.proc.wait()
-                    reason = _death_reason(code) + _last_log_line(setup, code)
-                    if current is not None:
-                        finish(Outcome(current, error=reason, seconds=time.monotonic() - started))
-                    elif remaining and not progressed:  # died before any task: do not loop
-                        for i in list(remaining):
-                            finish(Outcome(i, error=reason))
-                    break
-                for event in events:
-                    kind = event["event"]
-                    now = time.monotonic()
-                    if kind == "ready":
-                        device = event.get("device_name", device)
-                    elif kind == "start":
-                        current, started = event["index"], now
-                        deadline = now + setup.timeout_for(tasks[current])
-                        on_event("start", tasks[current], None)
-                    elif kind == "done":
-                        progressed = True
-                        finish(Outcome(event["index"], event.get("measurements"),
-                                       event.get("error"), now - started))
-                        current = None
-                        deadline = now + setup.startup_timeout_s
-                    elif kind == "fatal":
-                        for i in list(remaining):
-                            finish(Outcome(i, error=event["error"]))
+            run.supervise(launch)
         finally:
             launch.close()
-    return [outcomes[i] for i, _ in group.items], device
+    return [run.outcomes[i] for i, _ in group.items], run.device

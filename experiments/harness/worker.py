@@ -58,8 +58,8 @@ def main(argv: list[str]) -> int:
     threads = spec["threads"] if spec["threads"] is not None else (os.cpu_count() or 1)
     for item in spec["tasks"]:
         task = task_from_dict(item["task"])
-        ctx = Context(quick=spec["quick"], threads=threads, seed=spec["seed"],
-                      device=device.device, framework=task.framework, sync=device.sync)
+        ctx = Context(quick=spec["quick"], threads=threads, seed=spec["seed"], device=device.device,
+                      framework=task.framework, sync=device.sync, replicate=spec.get("round", 0))
         emit({"event": "start", "index": item["index"]})
         try:
             result = _run_task(module, task, ctx)

@@ -4,10 +4,9 @@ PyTorch runs ``eager`` or ``compile`` (``torch.compile``, Inductor, ``dynamic=Fa
 TensorFlow runs ``eager`` (a plain Keras call), ``graph`` (``tf.function``) or ``xla``
 (``tf.function(jit_compile=True)``). ``MODE_PARAMS`` records the exact setting in every case.
 
-Compile time is measured cold: each compiled task first pays the framework's one-time
-start-up with a throwaway compile (imports, C++ toolchain probe, XLA client), then compiles
-its model with an empty Inductor cache, so the number does not depend on task order or on
-what an earlier run left on disk. Framework imports happen inside the functions.
+``fresh_inductor`` and ``warm_xla`` let a compile be measured cold (see
+``experiments.execution``). Framework imports happen inside the functions. Nothing here
+depends on the harness: these are the models' execution modes, usable from any script.
 """
 
 from __future__ import annotations
@@ -15,10 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
-from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
-from statistics import median
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -40,16 +36,6 @@ MODE_PARAMS = {
 # slows the "steady state" for several steps. One in-process compile thread avoids it. It
 # must be set before torch is imported, so it goes in the worker's environment.
 TASK_ENV = {("pytorch", "compile"): {"TORCHINDUCTOR_COMPILE_THREADS": "1"}}
-
-COMPILE_NOTES = {
-    ("pytorch", "compile"): "first call minus steady-state call; Inductor cache empty (full "
-                            "runs), one in-process compile thread, one-time start-up paid by "
-                            "a throwaway compile",
-    ("tensorflow", "graph"): "first call minus steady-state call (tf.function tracing)",
-    ("tensorflow", "xla"): "first call minus steady-state call (tracing + XLA compile); "
-                           "one-time XLA start-up paid by a throwaway compile",
-}
-
 
 @contextmanager
 def fresh_inductor(empty_cache: bool = True):
@@ -167,58 +153,3 @@ def tf_call(fn, *args, device: str = "cpu"):
             np.asarray(last[0])
 
     return call, (sync if device == "cuda" else None)
-
-
-def first_call_seconds(fn, sync) -> float:
-    """Wall time of one call, barrier included (the compile happens here)."""
-    sync()
-    start = time.perf_counter()
-    fn()
-    sync()
-    return time.perf_counter() - start
-
-
-NO_GRAPH_NOTE = ("torch.compile captured no graph (dynamo does not trace nn.LSTM by default, "
-                 "torch._dynamo.config.allow_rnn=False): the model ran eagerly")
-
-
-@dataclass
-class TimedMode:
-    """Steady-state timings of one call in one execution mode, plus its first (compiling) call."""
-
-    seconds: list[float]
-    first_call_s: float | None
-    extra: dict = field(default_factory=dict)
-    notes: str | None = None
-
-    def compile_time(self, key: tuple[str, str]):
-        """The ``compile_time`` measurement: first call minus the steady-state median."""
-        from experiments.harness import Measurement
-        from results_contract.vocabulary import COMPILE_TIME
-
-        return Measurement(COMPILE_TIME, [max(0.0, self.first_call_s - median(self.seconds))],
-                           extra={"first_call_s": self.first_call_s}, notes=COMPILE_NOTES[key])
-
-
-def time_mode(task, ctx, make_call, per_call: bool = False) -> TimedMode:
-    """Set up the mode (cold Inductor cache, XLA start-up), build the call with
-    ``make_call() -> (call, sync)``, time its first call when the mode compiles, then time
-    the steady state with the harness timer. Shared by inference and training."""
-    key = (task.framework, task.mode)
-    compiled = key in COMPILED_MODES
-    setup = nullcontext()
-    if task.framework == "pytorch" and compiled:
-        setup = fresh_inductor(not ctx.quick)
-    elif task.mode == "xla":
-        warm_xla()
-    extra: dict = {}
-    with setup:
-        call, sync = make_call()
-        first = first_call_seconds(call, sync) if compiled else None
-        if task.framework == "pytorch" and compiled:
-            extra["dynamo_graphs"] = dynamo_graphs()
-        seconds = ctx.timeit(call, sync=sync, per_call=per_call)
-    if getattr(ctx, "last_timing", None) is not None:
-        extra["timing"] = asdict(ctx.last_timing)
-    notes = NO_GRAPH_NOTE if extra.get("dynamo_graphs") == 0 else None
-    return TimedMode(seconds, first, extra, notes)

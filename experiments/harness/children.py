@@ -1,0 +1,45 @@
+"""Every process the harness or an experiment starts gets its environment from here.
+
+One place decides what a child needs: the repository root on ``PYTHONPATH`` (so
+``experiments`` and ``results_contract`` import), a fixed hash seed, quiet TensorFlow logs and,
+when a thread count is given, the native thread pools pinned before the child's first import
+(OpenMP and MKL read their variables once, at load time).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Mapping
+
+from experiments.harness.framework_setup import thread_env
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def child_env(*, threads: int | None = None, extra: Mapping[str, str] | None = None,
+              search_root: Path | None = None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process (``base`` defaults to this process's)."""
+    env = dict(os.environ if base is None else base)
+    paths = [str(REPO_ROOT)] + ([str(search_root)] if search_root else [])
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env.setdefault("PYTHONHASHSEED", "0")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(thread_env(threads))
+    env.update(extra or {})
+    return env
+
+
+def run_python(args: list[str], *, env: Mapping[str, str], timeout: float, what: str) -> str:
+    """Run ``python ARGS`` from the repository root; its stdout, or RuntimeError naming ``what``
+    with the end of its stderr (the experiment records that as the case's failure)."""
+    proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=dict(env), capture_output=True,
+                          text=True, timeout=timeout)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{what} exited with code {proc.returncode}: {tail[-1500:]}")
+    return proc.stdout
