@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import run_build, snapshot
+from support import run_build, snapshot
 
 TEMPLATE = "templates/paper.html.j2"
 

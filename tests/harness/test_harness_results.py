@@ -15,7 +15,7 @@ from results_contract import ResultsError, dump
 from results_contract.files import atomic_write
 from results_contract.schema import ENVIRONMENT_SCHEMA
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("broken", ["fsync", "replace"])

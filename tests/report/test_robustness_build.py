@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import REPO, run_build, snapshot
+from support import REPO, run_build, snapshot
 
 # Runs the real CLI with one stage slowed down, announcing when it got there.
 WRAPPER = r'''

@@ -22,6 +22,8 @@ from experiments.harness import Context  # noqa: E402
 from experiments.harness.cases import check_unique  # noqa: E402
 from experiments.models.weights import MODELS  # noqa: E402
 
+pytestmark = pytest.mark.frameworks
+
 EXPERIMENTS = (inference, training, parity, memory)
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from support import FIXTURES
+
 from cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
 FAKE = ["--package", "fake_experiments", "--path", str(FIXTURES)]
 
 

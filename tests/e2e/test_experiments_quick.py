@@ -9,9 +9,11 @@ import time
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 from report.errors import Problems
 from report.results import load_results
+
+pytestmark = [pytest.mark.slow, pytest.mark.frameworks]
 
 pytest.importorskip("torch")
 pytest.importorskip("tensorflow")

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_build
+from support import run_build
 from report.bibliography import convert_latex, format_entries, parse_bibliography
 from report.errors import Problems
 

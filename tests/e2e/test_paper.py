@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from support import REPO
+
+pytestmark = pytest.mark.slow
 
 SECTIONS = ["sec:intro", "sec:background", "sec:programming", "sec:methodology", "sec:performance",
             "sec:deployment", "sec:ecosystem", "sec:applications", "sec:discussion", "sec:threats",

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, git, make_project
-from test_site import STEM, add_site_sources
+from support import REPO, git, make_project
+from support import STEM, add_site_sources
 
 
 def run_release(root: Path, command: str = "release") -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from conftest import REPO, git
+from support import REPO, git
 
 STEM = "fixture-paper-v1.2.3"
 

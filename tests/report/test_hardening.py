@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, live_markup, run_build, snapshot
+from support import FIXTURES
+
+from support import REPO, live_markup, run_build, snapshot
 from report.bibliography import format_entries, parse_bibliography
 from report.errors import Problems, UserError
 from report.results import load_results
@@ -221,7 +223,7 @@ def test_no_pdf_build_removes_the_stale_pdf(project):
 
 # --- 5. `build.py experiments` never destroys good results ---------------------------------
 
-FAKE = Path(__file__).resolve().parent / "fixtures"
+FAKE = FIXTURES
 
 
 def _experiments(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""The documentation site (`make site` = `python -m report.site`), built from the fixture project
+"""The documentation site (`make site` = `python build.py site`), built from the fixture project
 with this repository's mkdocs.yml, docs/, CHANGELOG.md and CITATION.cff."""
 
 from __future__ import annotations
@@ -7,52 +7,16 @@ import csv
 import html
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, git, make_project
+from support import STEM, run_site
 
-STEM = "fixture-paper-v1.2.3"
-SITE_FILES = ("mkdocs.yml", "docs", "CHANGELOG.md", "CITATION.cff")
 
 pytest.importorskip("mkdocs", reason="needs mkdocs (requirements/test.txt)")
-
-
-def run_site(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, str(REPO / "build.py"), "site", "--root", str(root), *args], cwd=root,
-                          env=env, capture_output=True, text=True, timeout=300)
-
-
-def add_site_sources(root: Path) -> None:
-    for name in SITE_FILES:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
-    # The fixture paper is version 1.2.3; its CFF and changelog say so.
-    cff = (root / "CITATION.cff").read_text()
-    (root / "CITATION.cff").write_text(cff.replace("version: 0.1.0", "version: 1.2.3"))
-    (root / "CHANGELOG.md").write_text((root / "CHANGELOG.md").read_text() + "\n## [1.2.3]\n\n- Fixture.\n")
-    with (root / ".gitignore").open("a") as fh:
-        fh.write("build/\nsite/\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "site sources")
-
-
-@pytest.fixture(scope="session")
-def site_project(tmp_path_factory) -> Path:
-    """The fixture project with site sources, committed, its paper and site built once."""
-    root = make_project(tmp_path_factory.mktemp("site") / "paper")
-    add_site_sources(root)
-    result = run_site(root)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root
 
 
 def test_site_has_every_page(site_project):

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import FIXTURE, run_build
+from support import FIXTURE, run_build
 from report.errors import Problems
 from report.results import load_results
 from results_contract.upgrade import OLDEST_UPGRADABLE

@@ -25,7 +25,9 @@ from experiments.models import torch_models as tm  # noqa: E402
 from experiments.models.weights import MODELS, init_weights, make_inputs, make_labels, \
     param_count, spec, to_channels_last  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.frameworks
+
+REPO = Path(__file__).resolve().parents[2]
 ATOL = 1e-4
 
 

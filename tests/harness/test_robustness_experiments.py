@@ -4,7 +4,6 @@ place. In each case no half-written results file is left and previous results st
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from experiments.harness.runner import RunOptions, run_experiment, select_experi
 from report.errors import Problems
 from support import parse_results_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 MODULE = '''
 import os, signal, time

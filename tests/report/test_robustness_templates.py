@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 import jinja2
-import pytest
 from markupsafe import Markup
 
-from conftest import run_build
+from support import run_build
 from report.templates import make_environment
 
 TEMPLATE = "templates/paper.html.j2"

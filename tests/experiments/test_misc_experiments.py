@@ -13,6 +13,9 @@ import pytest
 from experiments import cold_start, deployment, gemm, keras_backends, time_to_accuracy, usability
 from experiments.harness.api import Measurement, Task
 
+pytestmark = pytest.mark.frameworks
+
+
 MODULES = (cold_start, deployment, gemm, keras_backends, time_to_accuracy, usability)
 FRAMEWORKS = {"pytorch", "tensorflow", "onnxruntime", "litert", "keras"}
 

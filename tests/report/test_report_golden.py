@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import git, run_build
+from support import git, run_build
 
 STEM = "fixture-paper-v1.2.3"
 

@@ -9,7 +9,7 @@ import re
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import FIXTURE
+from support import FIXTURE
 from report.bibliography import Entry, format_entries, latex_to_text, parse_bibliography
 from report.errors import Problems, UserError
 from support import parse_results_text

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-from test_site import STEM, site_project  # noqa: F401  (module fixture, shared build)
+from support import REPO
+from support import STEM
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (installed by .ci/run)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (installed by .ci/run)")]
 websocket = pytest.importorskip("websocket", reason="needs websocket-client (requirements/test.txt)")
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

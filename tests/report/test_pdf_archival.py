@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from conftest import REPO
+from support import REPO
 from report.cff import cff_problems, load_cff
 
 STEM = "fixture-paper-v1.2.3"

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from pathlib import Path
 
 import jsonschema
 import pytest
+
+from support import FIXTURES
 
 from experiments.harness.progress import PlainProgress
 from experiments.harness.runner import RunOptions, run_experiment, select_experiments
 from results_contract.schema import RESULTS_SCHEMA
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 class Quiet(PlainProgress):
