@@ -21,7 +21,7 @@ pytest.importorskip("mkdocs", reason="needs mkdocs (requirements/test.txt)")
 
 def test_site_has_every_page(site_project):
     site = site_project / "site"
-    for page in ("index", "paper", "results", "reproduce", "contributing", "cite", "changelog"):
+    for page in ("index", "paper", "results", "reproduce", "contributing", "helpers", "cite", "changelog"):
         assert (site / f"{page}.html").is_file(), page  # use_directory_urls: false
     assert not (site / "search").exists()  # no search plugin: nothing to fail under file://
     assert not (site / "assets" / "javascripts" / "lunr").exists()  # unused theme files pruned
