@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import html
 import json
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from report import document
 from report.bibliography import format_entries, load_bibliography
-from report.charts import render_svg
+from report.charts import cached_svg
 from report.config import PaperConfig
 from report.errors import Problems
 from report.pdf import PdfAttachment
@@ -26,6 +28,7 @@ from report.results import load_results
 from report.safety import live_markup
 
 PDF_VARIANT = "pdf/a-3b"
+CHART_CACHE = "build/chart-cache"  # relative to the project root; safe to delete
 
 
 @dataclass
@@ -35,6 +38,7 @@ class AssembledPage:
     attachments: list[PdfAttachment] = field(default_factory=list)
     pdf_variant: str | None = PDF_VARIANT
     figures: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _rel(config: PaperConfig, path: Path) -> str:
@@ -69,25 +73,34 @@ def figure_provenance(fig, config: PaperConfig, prov: Provenance) -> str:
             + (" (modified)" if prov.dirty else "") + ".")
 
 
-def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False, draw: bool = True,
-                  log: Callable[[str], None] = print) -> AssembledPage:
-    problems = Problems()
-    results = load_results(config.results_dir, problems, config.root, config.max_input_bytes)
-    bib = load_bibliography(config.bibliography, problems, _rel(config, config.bibliography),
-                            config.max_input_bytes)
-    # Render even when an input was refused, so template problems show up in the same run; the
-    # refused inputs are simply absent (helpers skip them without a second error), and nothing
-    # is drawn or written while any error stands.
+class StageTimer:
+    """Seconds spent per named stage of a build, for ``scripts/bench_build.py``."""
 
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
+def _render(config: PaperConfig, prov: Provenance, results, bib, problems: Problems) -> tuple[str | None, DocumentState]:
+    """Render the templates with the helpers; the page still holds the finishing markers."""
     state = DocumentState()
     helpers = Helpers(Sources(config.root, results, bib, config), problems, state)
     env = make_environment(config.templates_dir, config.max_input_bytes)
     env.globals.update(helpers.globals())
     page = render_template(env, config.main_template, build_context(config, prov, results).as_dict(),
                            problems, config.templates_dir)
-    if page is None:
-        problems.raise_if_errors()
+    return page, state
 
+
+def _warn(config: PaperConfig, results, bib, state: DocumentState, problems: Problems) -> None:
+    """Uncited references, results from different machines compared together, noisy cases."""
     bib_where = _rel(config, config.bibliography)
     for key, entry in bib.entries.items():
         if key not in state.citations:
@@ -102,30 +115,59 @@ def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False
             problems.warn(f"{_rel(config, rf.path)}: {len(noisy)} of {len(rf.cases)} cases are noisy "
                           f"(CI half-width > 5% of the median), e.g. {noisy[0].short_id()}")
 
-    formatted = format_entries(bib.entries, state.citations, config.csl_style) if not problems.errors else {}
-    if draw and not problems.errors:
-        for i, fig in enumerate(state.figures, 1):
-            log(f"  chart {i}/{len(state.figures)}: {fig.label}")
-            try:
-                fig.svg = render_svg(fig.spec)
-            except (ValueError, TypeError, RuntimeError) as exc:  # labels or data matplotlib refuses
-                problems.error(f"{fig.where}: figure '{fig.label}' cannot be drawn "
-                               f"({type(exc).__name__}: {str(exc)[:200]}); check its data and labels")
-    prov_for = {i: figure_provenance(f, config, prov) for i, f in enumerate(state.figures)}
-    final, _ = document.finish(page, state, problems, formatted, prov_for)
-    if not problems.errors:
-        for found in live_markup(final)[:3]:
-            problems.error(f"{config.main_template}: the page would contain executable markup {found}; the "
-                           "paper is script-free, so this is a generator bug: report it with the inputs")
-    problems.raise_if_errors(strict)
 
-    attachments = [
-        PdfAttachment(f"results/{_rel(config, rf.path).split('results/', 1)[-1]}", rf.path.read_bytes(),
-                      f"Raw results of the '{name}' experiment")
-        for name, rf in sorted(results.files.items())
-    ]
+def _draw(config: PaperConfig, state: DocumentState, problems: Problems, log: Callable[[str], None]) -> None:
+    for i, fig in enumerate(state.figures, 1):
+        log(f"  chart {i}/{len(state.figures)}: {fig.label}")
+        try:
+            fig.svg = cached_svg(fig.spec, config.root / CHART_CACHE)
+        except (ValueError, TypeError, RuntimeError) as exc:  # labels or data matplotlib refuses
+            problems.error(f"{fig.where}: figure '{fig.label}' cannot be drawn "
+                           f"({type(exc).__name__}: {str(exc)[:200]}); check its data and labels")
+
+
+def _attachments(config: PaperConfig, results) -> list[PdfAttachment]:
+    """The raw results and the environment record, embedded in the PDF."""
+    out = [PdfAttachment(f"results/{_rel(config, rf.path).split('results/', 1)[-1]}", rf.path.read_bytes(),
+                         f"Raw results of the '{name}' experiment")
+           for name, rf in sorted(results.files.items())]
     if results.files:
         envs = {name: rf.environment for name, rf in sorted(results.files.items())}
-        attachments.append(PdfAttachment("environment.json", json.dumps(envs, indent=1, sort_keys=True).encode(),
-                                         "The environment each experiment ran in"))
-    return AssembledPage(final, problems.warnings, attachments, figures=len(state.figures))
+        out.append(PdfAttachment("environment.json", json.dumps(envs, indent=1, sort_keys=True).encode(),
+                                 "The environment each experiment ran in"))
+    return out
+
+
+def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False, draw: bool = True,
+                  log: Callable[[str], None] = print) -> AssembledPage:
+    """Load, render, check, draw and finish the page; raise UserError listing every problem.
+
+    Templates render even when an input was refused, so template problems show up in the same
+    run; refused inputs are simply absent (helpers skip them without a second error), and
+    nothing is drawn or written while any error stands.
+    """
+    timer, problems = StageTimer(), Problems()
+    with timer("load"):
+        results = load_results(config.results_dir, problems, config.root, config.max_input_bytes)
+        bib = load_bibliography(config.bibliography, problems, _rel(config, config.bibliography),
+                                config.max_input_bytes)
+    with timer("render"):
+        page, state = _render(config, prov, results, bib, problems)
+    if page is None:
+        problems.raise_if_errors()
+    _warn(config, results, bib, state, problems)
+    with timer("references"):
+        formatted = format_entries(bib.entries, state.citations, config.csl_style) if not problems.errors else {}
+    if draw and not problems.errors:
+        with timer("charts"):
+            _draw(config, state, problems, log)
+    with timer("finish"):
+        prov_for = {i: figure_provenance(f, config, prov) for i, f in enumerate(state.figures)}
+        final, _ = document.finish(page, state, problems, formatted, prov_for)
+        if not problems.errors:
+            for found in live_markup(final)[:3]:
+                problems.error(f"{config.main_template}: the page would contain executable markup {found}; the "
+                               "paper is script-free, so this is a generator bug: report it with the inputs")
+    problems.raise_if_errors(strict)
+    return AssembledPage(final, problems.warnings, _attachments(config, results), figures=len(state.figures),
+                         timings=timer.seconds)

@@ -7,9 +7,13 @@ are salted with a constant and no date is written, so the same data gives the sa
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 from results_contract import Case
@@ -112,7 +116,45 @@ def render_svg(spec: ChartSpec) -> str:
         finally:
             plt.close(fig)
     svg = buf.getvalue()
+    # The RDF <metadata> block is not valid in HTML (the Nu validator rejects it) and says nothing.
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
     return svg[svg.index("<svg"):]
+
+
+def spec_fingerprint(spec: ChartSpec) -> str:
+    """sha256 of everything that decides the drawing: the spec, the cases' plotted values, this
+    module's source and matplotlib's version. Equal fingerprints draw identical SVG."""
+    import matplotlib
+
+    cases = [[c.framework, c.mode, c.model, c.metric, c.unit, dict(c.params), c.status, c.median,
+              list(c.ci95) if c.ci95 else None] for c in spec.cases]
+    payload = {"kind": spec.kind, "x": spec.x, "series": list(spec.series), "ylabel": spec.ylabel,
+               "log": spec.log, "xlabel": spec.xlabel, "x_order": list(spec.x_order or []),
+               "series_labels": spec.series_labels, "x_labels": {str(k): v for k, v in spec.x_labels.items()},
+               "cases": cases, "matplotlib": matplotlib.__version__}
+    h = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()
+
+
+def cached_svg(spec: ChartSpec, cache_dir: Path | None) -> str:
+    """``render_svg(spec)``, reusing a drawing from ``cache_dir`` when its fingerprint matches.
+    A cache that cannot be read or written is ignored: the chart is drawn."""
+    if cache_dir is None:
+        return render_svg(spec)
+    path = cache_dir / f"{spec_fingerprint(spec)}.svg"
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    svg = render_svg(spec)
+    try:
+        from results_contract.files import atomic_write
+
+        atomic_write(path, svg.encode("utf-8"))
+    except OSError:
+        pass
+    return svg
 
 
 def _x_values(spec: ChartSpec) -> list[Any]:

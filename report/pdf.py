@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,9 @@ def _source_date_epoch(epoch: int) -> Iterator[None]:
 
 
 def render_pdf(page_html: str, base_url: Path, epoch: int, attachments: list[PdfAttachment] = (),
-               pdf_variant: str | None = None) -> bytes:
-    """Render the PDF bytes; nothing is written here."""
+               pdf_variant: str | None = None, timings: dict[str, float] | None = None) -> bytes:
+    """Render the PDF bytes; nothing is written here. ``timings`` receives the seconds spent
+    laying out the pages ("layout") and writing the PDF ("pdf")."""
     import weasyprint
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
@@ -53,8 +55,15 @@ def render_pdf(page_html: str, base_url: Path, epoch: int, attachments: list[Pdf
         # and experiment module) stay relative in the PDF instead of becoming file:// URLs
         # that would leak the builder's directory and change the bytes from one checkout to
         # the next.
-        document = weasyprint.HTML(string=page_html, base_url=None)
-        options = {"attachments": files or None, "custom_metadata": True}
+        start = time.perf_counter()
+        # HTML.write_pdf in two steps (render, then write), so each can be timed.
+        options = {**weasyprint.DEFAULT_OPTIONS, "attachments": files or None, "custom_metadata": True}
         if pdf_variant:
             options["pdf_variant"] = pdf_variant
-        return document.write_pdf(**options)
+        document = weasyprint.HTML(string=page_html, base_url=None).render(**options)
+        laid_out = time.perf_counter()
+        data = document.write_pdf(None, 1, None, **{k: options[k] for k in weasyprint.DEFAULT_OPTIONS})
+        if timings is not None:
+            timings["layout"] = laid_out - start
+            timings["pdf"] = time.perf_counter() - laid_out
+        return data

@@ -35,6 +35,7 @@ class BuildOutcome:
     seconds: float = 0.0
     pages: int | None = None
     removed: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per build stage
 
 
 def input_hash(config: PaperConfig, prov: Provenance, options: str) -> str:
@@ -130,13 +131,16 @@ def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, forc
     from report.pdf import render_pdf
 
     html_bytes = page.html.encode("utf-8")
+    outcome.timings = dict(page.timings)
     pdf_bytes = render_pdf(page.html, root, prov.epoch, page.attachments,
-                           pdf_variant=page.pdf_variant) if pdf else None
+                           pdf_variant=page.pdf_variant, timings=outcome.timings) if pdf else None
     stamp = json.dumps({"inputs": digest, "html": html_path.name, "pdf": pdf_path.name if pdf else None},
                        sort_keys=True).encode()
     # PDF first: a reader's copy is never older than the HTML beside it. Without --pdf the
     # previous PDF is removed with the same change, so no stale PDF sits beside a new HTML.
+    started_write = time.perf_counter()
     outcome.removed = replace_together({pdf_path: pdf_bytes, html_path: html_bytes, stamp_path: stamp})
+    outcome.timings["write"] = time.perf_counter() - started_write
     outcome.html_path, outcome.pdf_path = html_path, pdf_path if pdf else None
     outcome.seconds = time.perf_counter() - started
     return outcome
