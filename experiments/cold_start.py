@@ -7,7 +7,9 @@ the parent measures from just before spawning to the moment the child reports it
 model output (first_prediction, which therefore includes interpreter start-up, the import,
 building the model and one forward pass, but not process exit). Both clocks are
 ``time.monotonic``, which on Linux is system-wide, so the two processes can be compared.
-One untimed child runs first so that every timed one sees a warm page cache.
+One untimed child runs first so that every timed one sees a warm page cache. Each timed child
+is an independent process, so each is one run of the case (the process is the unit of
+replication).
 """
 
 from __future__ import annotations
@@ -102,9 +104,9 @@ def run(task: Task, ctx) -> list[Measurement]:
     method = (f"{len(imports)} fresh `{Path(sys.executable).name} -c` processes after one "
               "untimed warm-up process (warm page cache)")
     return [
-        Measurement(IMPORT_TIME, imports, extra={"statement": f"import {package}"},
+        Measurement(IMPORT_TIME, imports, runs=[[x] for x in imports], extra={"statement": f"import {package}"},
                     notes=f"`import {package}` timed inside the child; {method}"),
-        Measurement(FIRST_PREDICTION, firsts,
+        Measurement(FIRST_PREDICTION, firsts, runs=[[x] for x in firsts],
                     notes="parent clock before spawn -> child clock after the first output "
                           "of the mlp at batch 1 (interpreter start, import, model build, "
                           f"one forward); {method}"),

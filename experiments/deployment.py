@@ -203,7 +203,7 @@ def tasks(quick: bool) -> list[Task]:
             out.append(Task(framework=path.framework, mode=mode, model=model,
                             params={"batch_size": 1, "source": path.source, "runtime": path.runtime,
                                     "boundary": "numpy"},
-                            threads=os.cpu_count() or 1, env=env, rounds=1 if quick else 2,
+                            threads=os.cpu_count() or 1, env=env,
                             timeout_s=300, metrics=METRICS))
     return out
 

@@ -4,8 +4,16 @@ Both frameworks run the same four models with identical weights and inputs
 (``experiments.models``). PyTorch runs eagerly and under ``torch.compile``; TensorFlow runs a
 plain Keras call, a ``tf.function`` graph and an XLA-compiled graph. Compilation cost is
 reported separately (``compile_time``) so that steady-state speed and start-up cost are not
-mixed. The main modes (PyTorch eager, TensorFlow graph) are also run with one thread, to show
-how each framework uses the second core.
+mixed; every mode, compiled ones included, is measured in every fresh-process round.
+
+Two boundaries: ``boundary="tensor"`` times the call on framework tensors (the input already
+converted, the output left as a tensor), as in-framework benchmarks do; ``boundary="numpy"``
+(batch 1) converts a NumPy input and returns NumPy logits inside the timed call, which is what
+the deployment runtimes are timed on, so the two can be compared like for like.
+
+The main modes (PyTorch eager, TensorFlow ``tf.function``) also run with one thread, to show
+how each framework uses the second core, and with the frameworks' default thread settings (no
+pinning of the intra- or inter-op pools), next to the pinned configuration.
 """
 
 from __future__ import annotations
@@ -22,6 +30,14 @@ MAIN_MODES = (("pytorch", "eager"), ("tensorflow", "graph"))
 THREADS = 2
 
 
+def _task(framework: str, mode: str, model: str, bs: int, threads: int | None,
+          boundary: str = "tensor", compile_time: bool = False) -> Task:
+    metrics = (LATENCY if bs == 1 else THROUGHPUT,) + ((COMPILE_TIME,) if compile_time else ())
+    params = {"batch_size": bs, "boundary": boundary, **MODE_PARAMS[(framework, mode)]}
+    return Task(framework, mode, model, metrics, params, threads=threads,
+                env=TASK_ENV.get((framework, mode), {}))
+
+
 def tasks(quick: bool) -> list[Task]:
     batches = (1, 8) if quick else (1, 32, 256)   # latency batch, then throughput batches
     scaling_batch = batches[1]
@@ -31,20 +47,17 @@ def tasks(quick: bool) -> list[Task]:
             for mode in modes:
                 compiled = (framework, mode) in COMPILED_MODES
                 slow_compile = compiled and mode != "graph"
-                # Cold compiles are slow and deterministic: one fresh process is enough.
-                rounds = 1 if slow_compile else None
                 for bs in batches:
                     if quick and slow_compile and bs == 1:
                         continue  # keep --quick under a minute: one compile per model
-                    metrics = (LATENCY if bs == 1 else THROUGHPUT,)
-                    if compiled:
-                        metrics += (COMPILE_TIME,)
-                    params = {"batch_size": bs, **MODE_PARAMS[(framework, mode)]}
-                    out.append(Task(framework, mode, model, metrics, params, threads=THREADS,
-                                    rounds=rounds, env=TASK_ENV.get((framework, mode), {})))
+                    out.append(_task(framework, mode, model, bs, THREADS, compile_time=compiled))
+                if not quick:  # the deployment runtimes' side of the NumPy boundary
+                    out.append(_task(framework, mode, model, 1, THREADS, boundary="numpy"))
                 if (framework, mode) in MAIN_MODES:
-                    params = {"batch_size": scaling_batch, **MODE_PARAMS[(framework, mode)]}
-                    out.append(Task(framework, mode, model, (THROUGHPUT,), params, threads=1))
+                    out.append(_task(framework, mode, model, scaling_batch, 1))
+                    if not quick:
+                        out.append(_task(framework, mode, model, 1, None))
+                        out.append(_task(framework, mode, model, scaling_batch, None))
     return out
 
 
@@ -52,6 +65,13 @@ def _torch_call(task: Task, ctx, bs: int):
     from experiments.models.modes import torch_batch, torch_predict
 
     predict = torch_predict(task.model, task.mode, ctx.device)
+    if task.params.get("boundary") == "numpy":
+        import torch
+
+        from experiments.models.weights import make_inputs
+
+        x_np = make_inputs(task.model, bs, ctx.seed)
+        return (lambda: predict(torch.from_numpy(x_np).to(ctx.device)).cpu().numpy()), ctx.sync
     x = torch_batch(task.model, bs, ctx.seed, ctx.device)
     return (lambda: predict(x)), ctx.sync
 
@@ -60,6 +80,13 @@ def _tf_call(task: Task, ctx, bs: int):
     from experiments.models.modes import tf_batch, tf_call, tf_predict
 
     predict = tf_predict(task.model, task.mode, ctx.device)
+    if task.params.get("boundary") == "numpy":
+        import tensorflow as tf
+
+        from experiments.models.weights import make_inputs, to_channels_last
+
+        x_np = to_channels_last(task.model, make_inputs(task.model, bs, ctx.seed))
+        return (lambda: predict(tf.constant(x_np)).numpy()), ctx.sync
     call, sync = tf_call(predict, tf_batch(task.model, bs, ctx.seed, ctx.device),
                          device=ctx.device)
     return call, sync or ctx.sync

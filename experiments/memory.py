@@ -28,6 +28,7 @@ IMPORTS_FRAMEWORKS = False  # the worker stays light; the children import the fr
 
 METRICS = (PEAK_RSS, PEAK_RSS_OVER_IMPORT)
 MAIN_MODE = {"pytorch": "eager", "tensorflow": "graph"}
+PROCESSES = 5  # fresh children per case: each is one run (the process is the unit of replication)
 PHASES = ("training", "inference")
 NOTES = ("fresh child process per sample; ru_maxrss after the workload; over_import subtracts "
          "the RSS measured right after importing the framework (so it includes modules the "
@@ -44,14 +45,16 @@ def tasks(quick: bool) -> list[Task]:
 
 
 def run(task: Task, ctx) -> list[Measurement]:
-    repeats = 1 if ctx.quick else 2
+    repeats = 1 if ctx.quick else PROCESSES
     job = {"framework": task.framework, "mode": task.mode, "model": task.model,
            "threads": ctx.threads, "seed": ctx.seed, **task.params}
     samples = [_child(job) for _ in range(repeats)]
     return [Measurement(PEAK_RSS, [s["peak_mib"] for s in samples], notes=NOTES,
+                        runs=[[s["peak_mib"]] for s in samples],
                         extra={"import_rss_mib": [s["import_mib"] for s in samples]}),
             Measurement(PEAK_RSS_OVER_IMPORT,
                         [max(0.0, s["peak_mib"] - s["import_mib"]) for s in samples],
+                        runs=[[max(0.0, s["peak_mib"] - s["import_mib"])] for s in samples],
                         notes=NOTES)]
 
 

@@ -31,6 +31,7 @@ FRAMEWORK_NAMES = {
 MODE_NAMES = {
     "eager": "eager",
     "compile": "torch.compile",
+    "compile_model": "torch.compile (model only)",
     "graph": "tf.function",
     "xla": "XLA",
 }

@@ -21,11 +21,16 @@ import numpy as np
 from experiments.models.weights import make_inputs, make_labels, to_channels_last
 
 MODES = {"pytorch": ("eager", "compile"), "tensorflow": ("eager", "graph", "xla")}
-COMPILED_MODES = {("pytorch", "compile"), ("tensorflow", "graph"), ("tensorflow", "xla")}
+# Training adds PyTorch with only the model compiled (the optimizer step runs eagerly), next to
+# "compile", which compiles the whole step as tf.function does (see torch_models.make_compiled_train_step).
+TRAIN_MODES = {"pytorch": ("eager", "compile", "compile_model"), "tensorflow": ("eager", "graph", "xla")}
+COMPILED_MODES = {("pytorch", "compile"), ("pytorch", "compile_model"), ("tensorflow", "graph"),
+                  ("tensorflow", "xla")}
 
 MODE_PARAMS = {
     ("pytorch", "eager"): {"compiled": False},
     ("pytorch", "compile"): {"compiled": True, "backend": "inductor", "dynamic": False},
+    ("pytorch", "compile_model"): {"compiled": True, "backend": "inductor", "dynamic": False},
     ("tensorflow", "eager"): {"compiled": False, "tf_function": False},
     ("tensorflow", "graph"): {"compiled": True, "tf_function": True, "jit_compile": False},
     ("tensorflow", "xla"): {"compiled": True, "tf_function": True, "jit_compile": True},
@@ -35,7 +40,7 @@ MODE_PARAMS = {
 # background and steal the measured cores for seconds after the first call; on 2 cores that
 # slows the "steady state" for several steps. One in-process compile thread avoids it. It
 # must be set before torch is imported, so it goes in the worker's environment.
-TASK_ENV = {("pytorch", "compile"): {"TORCHINDUCTOR_COMPILE_THREADS": "1"}}
+TASK_ENV = {("pytorch", mode): {"TORCHINDUCTOR_COMPILE_THREADS": "1"} for mode in ("compile", "compile_model")}
 
 @contextmanager
 def fresh_inductor(empty_cache: bool = True):

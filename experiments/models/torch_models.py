@@ -108,6 +108,29 @@ def make_train_step(model, lr=1e-3):
     return step
 
 
+def make_compiled_train_step(model, lr=1e-3):
+    """The same step with all of it compiled, as ``tf.function`` compiles a TensorFlow step:
+    the model and loss (forward, and through AOTAutograd the backward) and the optimizer step,
+    following PyTorch's "compiling the optimizer" recipe."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    forward_loss = torch.compile(lambda x, y: loss_fn(model(x), y), dynamic=False)
+
+    @torch.compile(fullgraph=False)
+    def optimizer_step():
+        optimizer.step()
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = forward_loss(x, y)
+        loss.backward()
+        optimizer_step()
+        return loss
+
+    return step
+
+
 def _model_class(name: str) -> nn.Module:
     s = spec(name)
     if name == "mlp":

@@ -80,34 +80,39 @@ flags\t\t: fpu sse sse2 avx fma avx2 avx512f
 """
 
 
-def test_theoretical_peak_avx512():
-    p = gemm.theoretical_peak(CPUINFO)
+def test_nominal_peak_avx512_and_avx2():
+    p = gemm.nominal_peak(CPUINFO)
     assert p["logical_cpus"] == 2 and p["vector_extension"] == "avx512f"
     assert p["flops_per_cycle_per_core"] == 64
     assert p["peak_gflops"] == pytest.approx(2 * 2.3 * 64)
-    assert not p["smt_detected"]
+    avx2 = gemm.nominal_peak(CPUINFO.replace(" avx512f", ""))
+    assert avx2["flops_per_cycle_per_core"] == 32 and avx2["vector_extension"] == "avx2+fma"
 
 
-def test_theoretical_peak_avx2_max_clock_and_smt():
-    text = CPUINFO.replace(" avx512f", "").replace("siblings\t: 2", "siblings\t: 4")
-    p = gemm.theoretical_peak(text, max_mhz=3000)
-    assert p["flops_per_cycle_per_core"] == 32 and p["clock_ghz"] == 3.0
-    assert p["peak_gflops"] == pytest.approx(2 * 3.0 * 32)
-    assert p["smt_detected"]
-    assert gemm.theoretical_peak(text.replace(" fma avx2", "").replace(" avx", ""))[
-        "flops_per_cycle_per_core"] == 8
-
-
-def test_gemm_run_quick():
+def test_fraction_of_peak_is_at_most_one_by_construction():
+    """The peak is the measured FMA loop, in the same process, just before: GEMM cannot beat
+    the units it runs on, so every fraction is in (0, 1]."""
     ctx = make_ctx()
-    task = pick(gemm, framework="pytorch", mode="matmul")
-    res = check(task, gemm.run(task, ctx))
-    assert all(g > 0.1 for g in res["gflops"].samples)
-    assert 0 < res["fraction_of_peak"].samples[0] < 2
-    peak = pick(gemm, mode="theoretical_peak")
+    for task in [t for t in gemm.tasks(True) if t.mode != "fma_peak"][:2]:
+        res = check(task, gemm.run(task, ctx))
+        assert all(0 < f <= 1.0 for f in res["fraction_of_peak"].samples), res["fraction_of_peak"].samples
+        assert res["gflops"].extra["fma_peak_gflops_this_process"] > max(res["gflops"].samples)
+
+
+def test_fma_peak_is_measured_and_the_nominal_estimate_labelled():
+    ctx = make_ctx()
+    peak = pick(gemm, mode="fma_peak")
     res = check(peak, gemm.run(peak, ctx))
-    assert res["theoretical_peak"].samples[0] > 1
-    assert res["theoretical_peak"].extra["numpy_gflops_median"] > 0
+    assert min(res["fma_peak"].samples) > 1
+    assert "estimate, not a measurement" in res["theoretical_peak"].notes
+    assert res["theoretical_peak"].extra["nominal_clock_ghz"] >= 0
+
+
+def test_gemm_covers_model_shapes_and_tf_graph():
+    full = gemm.tasks(False)
+    shapes = {t.params["shape"] for t in full if t.mode != "fma_peak"}
+    assert {"square", "mlp fc1, batch 32", "mlp fc1, batch 256"} <= shapes
+    assert {(t.framework, t.mode) for t in full if t.mode != "fma_peak"} == set(gemm.MODES)
 
 
 # --- usability -----------------------------------------------------------------------------
@@ -215,19 +220,19 @@ def test_keras_backend_perf_tensorflow_mlp():
     assert res["predict_throughput"].samples[0] > 10 and res["train_throughput"].samples[0] > 10
 
 
-def test_time_to_accuracy_data_and_init_are_shared():
+def test_time_to_accuracy_uses_the_papers_mlp_on_shared_data():
     xtr, ytr, xte, yte = time_to_accuracy.load_data()
-    assert xtr.shape[1] == 64 and len(xtr) + len(xte) == 1797
+    assert xtr.shape[1] == 784 and len(xtr) + len(xte) == 1797  # digits, 28x28 like MNIST
     assert abs(float(xtr.mean())) < 1e-3
-    a, b = time_to_accuracy.init_weights(3), time_to_accuracy.init_weights(3)
-    assert all((wa == wb).all() for (wa, _), (wb, _) in zip(a, b))
-    assert [w.shape for w, _ in a] == [(128, 64), (64, 128), (10, 64)]
+    batches = time_to_accuracy.epoch_batches(3, len(xtr), 2)
+    assert all(len(idx) == time_to_accuracy.BATCH for epoch in batches for idx in epoch)  # full batches only
+    again = time_to_accuracy.epoch_batches(3, len(xtr), 2)
+    assert all((a == b).all() for ea, eb in zip(batches, again) for a, b in zip(ea, eb))
 
 
-def test_time_to_accuracy_pytorch_one_seed(monkeypatch):
-    monkeypatch.setattr(time_to_accuracy, "QUICK_SEEDS", 1)
+def test_time_to_accuracy_pytorch_one_process():
     task = pick(time_to_accuracy, framework="pytorch")
-    task = Task(**{**task.__dict__, "params": {**task.params, "seeds": 1}})
     res = check(task, time_to_accuracy.run(task, make_ctx()))
-    assert 1 <= res["epochs"].samples[0] <= time_to_accuracy.MAX_EPOCHS
-    assert res["final_accuracy"].samples[0] > 0.8
+    assert 1 <= res["epochs"].samples[0] <= int(task.params["max_epochs"])
+    assert res["final_accuracy"].samples[0] > 0.5
+    assert res["wall_time"].extra["seed"] == 0
