@@ -1,7 +1,8 @@
 """Deployment paths: export a trained model, reload it, and check what the artifact costs.
 
 A framework is only as deployable as its export paths. For each path (TorchScript,
-``torch.export``, ONNX from PyTorch, SavedModel, LiteRT and ONNX from Keras) this converts the
+``torch.export``, ONNX from PyTorch, ExecuTorch with the XNNPACK delegate, SavedModel, LiteRT and
+ONNX from Keras) this converts the
 same-weights model, writes the artifact to a temporary directory, loads it back in the
 runtime that serves it, and records: artifact size, conversion time, load time, batch-1
 latency after reload, and the largest absolute difference from the source model's logits.
@@ -35,6 +36,7 @@ QUICK_MODELS = ("mlp",)
 AGREEMENT_INPUTS = 8  # batch-1 inputs compared against the source model
 
 METRICS = (ARTIFACT_SIZE, CONVERT_TIME, LOAD_TIME, LATENCY, MAX_ABS_DIFF)
+SLOW_CONVERSIONS = {("executorch", "lstm")}
 BY_NAME = {m.name: m for m in METRICS}
 
 Notes = list[str]
@@ -77,6 +79,16 @@ def _torch_onnx_convert(model, example, target: Path, notes: Notes) -> str:
     return f"torch.onnx.export (torch {torch.__version__} default exporter)"
 
 
+def _executorch_convert(model, example, target: Path, notes: Notes) -> str:
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    edge = to_edge_transform_and_lower(torch.export.export(model, example), partitioner=[XnnpackPartitioner()])
+    target.write_bytes(edge.to_executorch().buffer)
+    return "torch.export.export + exir.to_edge_transform_and_lower(XnnpackPartitioner) + to_executorch"
+
+
 def _keras_export(fmt: str) -> Callable[..., str]:
     def convert(model, example, target: Path, notes: Notes) -> str:
         model.export(str(target), format=fmt, verbose=False)
@@ -116,6 +128,14 @@ def _ort_load(target: Path, ctx):
     return ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
 
 
+def _executorch_load(target: Path, ctx):
+    from executorch.extension.pybindings import portable_lib
+    from executorch.runtime import Runtime
+
+    portable_lib._unsafe_reset_threadpool(ctx.threads)  # XNNPACK's pool: the task's threads
+    return Runtime.get().load_program(target).load_method("forward")
+
+
 def _savedmodel_load(target: Path, ctx):
     import tensorflow as tf
 
@@ -137,6 +157,12 @@ def _torch_predict(loaded):
         with torch.no_grad():
             return loaded(torch.from_numpy(x)).numpy()
     return predict
+
+
+def _executorch_predict(method):
+    import torch
+
+    return lambda x: method.execute([torch.from_numpy(x)])[0].numpy()
 
 
 def _ort_predict(session):
@@ -185,6 +211,8 @@ PATHS = {
                                    _torch_export_convert, _torch_export_load, _torch_predict),
     "onnx": DeploymentPath("onnxruntime", "pytorch", "onnxruntime.InferenceSession", "model.onnx",
                            _torch_onnx_convert, _ort_load, _ort_predict),
+    "executorch": DeploymentPath("pytorch", "pytorch", "executorch.runtime.Runtime (XNNPACK delegate)",
+                                 "model.pte", _executorch_convert, _executorch_load, _executorch_predict),
     "savedmodel": DeploymentPath("tensorflow", "keras", "tf.saved_model.load serving_default", "saved_model",
                                  _keras_export("tf_saved_model"), _savedmodel_load, _savedmodel_predict),
     "litert": DeploymentPath("litert", "keras", "ai_edge_litert.interpreter.Interpreter", "model.tflite",
@@ -200,10 +228,12 @@ def tasks(quick: bool) -> list[Task]:
         for mode, path in PATHS.items():
             # Keras paths get their own worker (no torch in the process) via the env key.
             env = {"KERAS_BACKEND": "tensorflow"} if path.source == "keras" else {}
+            # ExecuTorch lowers the LSTM in about 100 s: measured in one process only.
+            rounds = 1 if (mode, model) in SLOW_CONVERSIONS else None
             out.append(Task(framework=path.framework, mode=mode, model=model,
                             params={"batch_size": 1, "source": path.source, "runtime": path.runtime,
                                     "boundary": "numpy"},
-                            threads=os.cpu_count() or 1, env=env,
+                            threads=os.cpu_count() or 1, env=env, rounds=rounds,
                             timeout_s=300, metrics=METRICS))
     return out
 

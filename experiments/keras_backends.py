@@ -1,18 +1,21 @@
-"""Keras 3 across backends: the same model code on TensorFlow and on PyTorch.
+"""Keras 3 across backends: the same model code on TensorFlow, PyTorch and JAX.
 
 Keras 3 is a multi-backend front end, so "Keras vs PyTorch" is no longer "TensorFlow vs
-PyTorch": the same ``keras.Model`` can run on either. This runs the benchmark models, built
-once with the shared weights, under ``KERAS_BACKEND=tensorflow`` and ``KERAS_BACKEND=torch``
+PyTorch": the same ``keras.Model`` can run on any of them. This runs the benchmark models,
+built once with the shared weights, under ``KERAS_BACKEND=tensorflow``, ``torch`` and ``jax``
 in separate workers, and measures what a Keras user sees: batch-1 latency through
-``predict_on_batch``, ``predict`` throughput at batch 256 and ``fit`` throughput. A separate
-task checks that both backends compute the same logits. ``jit_compile`` is set explicitly
-(False): on CPU Keras's ``"auto"`` already turns XLA off for TensorFlow, and on the torch
-backend True would mean ``torch.compile``, which needs a C compiler at run time.
+``predict_on_batch``, ``predict`` throughput at batch 256 and ``fit`` throughput. Separate
+tasks check that the torch and JAX backends compute the same logits as TensorFlow.
+``jit_compile`` is set explicitly per backend: False for TensorFlow (on CPU Keras's
+``"auto"`` already turns XLA off) and for torch (True would mean ``torch.compile``, which
+needs a C compiler at run time); True for JAX, which is what ``"auto"`` picks there: JAX
+without ``jax.jit`` dispatches every op eagerly, which no JAX user does.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,8 +28,11 @@ TITLE = "Keras 3 on the TensorFlow and PyTorch backends"
 
 MODELS = ("mlp", "cnn")
 QUICK_MODELS = ("mlp",)
-BACKENDS = ("tensorflow", "torch")
-JIT_COMPILE = False
+BACKENDS = ("tensorflow", "torch", "jax")
+JIT_COMPILE = {"tensorflow": False, "torch": False, "jax": True}
+# Backends whose logits are compared with TensorFlow's (one agreement task each; --quick
+# checks torch only, to stay near its old run time).
+AGREEMENT_BACKENDS = ("torch", "jax")
 PREDICT_BATCH = 256
 TRAIN_BATCH = 64
 AGREEMENT_BATCH = 16
@@ -43,20 +49,40 @@ def tasks(quick: bool) -> list[Task]:
         for backend in BACKENDS:
             out.append(Task(
                 framework="keras", mode=f"backend_{backend}", model=model,
-                params={"backend": backend, "jit_compile": JIT_COMPILE,
+                params={"backend": backend, "jit_compile": JIT_COMPILE[backend],
                         "latency_batch_size": 1, "latency_api": "predict_on_batch",
                         "predict_batch_size": PREDICT_BATCH, "train_batch_size": TRAIN_BATCH,
                         "train_steps": steps, "train_api": "fit(epochs=1, shuffle=False)",
                         "optimizer": "adam"},
-                threads=threads, env={"KERAS_BACKEND": backend}, metrics=PERF))
-        # Agreement runs in a torch-backend worker and asks a fresh TF-backend child for its
-        # logits: one process cannot hold two Keras backends.
-        out.append(Task(framework="keras", mode="backend_agreement", model=model,
-                        params={"backends": "torch vs tensorflow", "batch_size": AGREEMENT_BATCH,
-                                "jit_compile": JIT_COMPILE},
-                        threads=threads, env={"KERAS_BACKEND": "torch"}, rounds=1,
-                        timeout_s=180, metrics=AGREEMENT))
+                threads=threads, env=_backend_env(backend), metrics=PERF))
+        # Agreement runs in a torch- or JAX-backend worker and asks a fresh TF-backend child
+        # for its logits: one process cannot hold two Keras backends.
+        for backend in AGREEMENT_BACKENDS[:1] if quick else AGREEMENT_BACKENDS:
+            # The torch case keeps the released mode name, so its results stay comparable.
+            mode = "backend_agreement" if backend == "torch" else f"backend_agreement_{backend}"
+            out.append(Task(framework="keras", mode=mode, model=model,
+                            params={"backends": f"{backend} vs tensorflow",
+                                    "batch_size": AGREEMENT_BATCH,
+                                    "jit_compile": JIT_COMPILE[backend]},
+                            threads=threads, env=_backend_env(backend), rounds=1,
+                            timeout_s=180, metrics=AGREEMENT))
     return out
+
+
+def _backend_env(backend: str) -> dict[str, str]:
+    """The worker environment for ``backend``.
+
+    The harness fixes torch's and TensorFlow's thread pools but knows nothing of JAX. XLA:CPU
+    sizes its pool from the cores it sees, which equals ``threads`` here (``os.cpu_count()``).
+    XLA has no flag for "N threads"; it can only be made single-threaded, before jax is
+    imported, with ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
+    intra_op_parallelism_threads=1`` (a bare ``intra_op_parallelism_threads=N`` is read as a
+    flag *file* name and aborts the process).
+    """
+    env = {"KERAS_BACKEND": backend}
+    if backend == "jax" and (os.cpu_count() or 1) == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    return env
 
 
 def _build(model_name: str, seed: int):
@@ -80,6 +106,24 @@ def _check_backend(expected: str) -> None:
                            "(KERAS_BACKEND must be set before keras is imported)")
 
 
+def _versions() -> dict:
+    """Keras, its backend and, for JAX, jax/jaxlib (the harness's environment record does not
+    list them), plus whether TensorFlow got loaded into a non-TensorFlow worker."""
+    import keras
+
+    out = {"keras": keras.__version__, "backend": keras.backend.backend()}
+    if out["backend"] == "jax":
+        import jax
+        import jaxlib
+
+        out.update(jax=jax.__version__, jaxlib=jaxlib.__version__,
+                   jax_devices=[str(d) for d in jax.devices()],
+                   xla_flags=os.environ.get("XLA_FLAGS"))
+    if out["backend"] != "tensorflow":
+        out["tensorflow_imported"] = "tensorflow" in sys.modules
+    return out
+
+
 def _run_perf(task: Task, ctx) -> list[Measurement]:
     import keras
 
@@ -90,7 +134,7 @@ def _run_perf(task: Task, ctx) -> list[Measurement]:
     model = _build(task.model, ctx.seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=ADAM_EPSILON),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=JIT_COMPILE)
+                  jit_compile=task.params["jit_compile"])
 
     x1 = _inputs(task.model, 1, ctx.seed)
     latency = ctx.timeit(lambda: model.predict_on_batch(x1), per_call=True)
@@ -104,7 +148,7 @@ def _run_perf(task: Task, ctx) -> list[Measurement]:
     model.fit(xt[:TRAIN_BATCH], yt[:TRAIN_BATCH], batch_size=TRAIN_BATCH, verbose=0)  # trace
     train = ctx.timeit(lambda: model.fit(xt, yt, batch_size=TRAIN_BATCH, epochs=1,
                                          shuffle=False, verbose=0))
-    versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
+    versions = _versions()
     return [
         Measurement(LATENCY, [s * 1e3 for s in latency], extra=versions,
                     notes="model.predict_on_batch on one sample, one call per sample"),
@@ -129,10 +173,12 @@ np.save(sys.argv[3], model.predict_on_batch(_inputs(sys.argv[1], int(sys.argv[4]
 def _run_agreement(task: Task, ctx) -> list[Measurement]:
     import numpy as np
 
-    _check_backend("torch")
+    backend = task.params["backends"].split(" vs ")[0]
+    _check_backend(backend)
     model = _build(task.model, ctx.seed)
     ours = np.asarray(model.predict_on_batch(_inputs(task.model, AGREEMENT_BATCH, ctx.seed)))
     env = child_env(threads=ctx.threads, extra={"KERAS_BACKEND": "tensorflow"})
+    env.pop("XLA_FLAGS", None)
     with tempfile.TemporaryDirectory(prefix="keras-agree-") as tmp:
         out = Path(tmp) / "tf.npy"
         run_python(["-c", _CHILD, task.model, str(ctx.seed), str(out), str(AGREEMENT_BATCH)], env=env,
@@ -140,12 +186,12 @@ def _run_agreement(task: Task, ctx) -> list[Measurement]:
         theirs = np.load(out)
     diff = float(np.max(np.abs(ours.astype(np.float64) - theirs)))
     return [Measurement(MAX_ABS_DIFF, [diff],
-                        extra={"max_abs_logit": float(np.max(np.abs(theirs)))},
-                        notes=f"max |logits(torch backend) - logits(tensorflow backend)| over "
-                              f"{AGREEMENT_BATCH} inputs, same weights, predict_on_batch")]
+                        extra={"max_abs_logit": float(np.max(np.abs(theirs))), **_versions()},
+                        notes=f"max |logits({backend} backend) - logits(tensorflow backend)| "
+                              f"over {AGREEMENT_BATCH} inputs, same weights, predict_on_batch")]
 
 
 def run(task: Task, ctx) -> list[Measurement]:
-    if task.mode == "backend_agreement":
+    if task.mode.startswith("backend_agreement"):
         return _run_agreement(task, ctx)
     return _run_perf(task, ctx)

@@ -56,9 +56,11 @@ def _runs_of(m: dict[str, Any]) -> list[list[float]]:
     return [[float(x) for x in m["samples"]]]
 
 
-def _merge_metric(name: str, outcomes: list[Outcome]) -> dict[str, Any]:
+def _merge_metric(name: str, outcomes: list[Outcome], deterministic: bool = False) -> dict[str, Any]:
     """Status, error, runs (samples grouped per process), extra and notes of one metric over
-    all rounds. A metric failed in any round is failed; the good rounds' runs are kept."""
+    all rounds. A metric failed in any round is failed; the good rounds' runs are kept. A
+    deterministic metric need only be reported once (experiments may skip it after the first
+    round, ``ctx.replicate > 0``)."""
     runs: list[list[float]] = []
     errors: list[str] = []
     unsupported: str | None = None
@@ -69,7 +71,8 @@ def _merge_metric(name: str, outcomes: list[Outcome]) -> dict[str, Any]:
             continue
         found = [m for m in outcome.measurements or [] if m["metric"] == name]
         if not found:
-            errors.append("not reported")
+            if not deterministic:
+                errors.append("not reported")
             continue
         m = found[-1]
         got = _runs_of(m) if m["status"] == "ok" else []
@@ -85,6 +88,8 @@ def _merge_metric(name: str, outcomes: list[Outcome]) -> dict[str, Any]:
             runs.extend(run for run in got if run)
         extra = extra if extra is not None else m.get("extra")
         notes = notes if notes is not None else m.get("notes")
+    if deterministic and not runs and not errors and unsupported is None:
+        errors.append("not reported")
     if unsupported is not None and not runs and not errors:
         return {"status": "unsupported", "error": unsupported, "runs": [], "extra": extra, "notes": notes}
     if errors:
@@ -104,7 +109,7 @@ def _measured_once(runs: list[list[float]], notes: str | None) -> tuple[list[lis
 
 def build_case(task: Task, metric_index: int, outcomes: list[Outcome]) -> dict[str, Any]:
     metric = task.metrics[metric_index]
-    merged = _merge_metric(metric.name, outcomes)
+    merged = _merge_metric(metric.name, outcomes, metric.deterministic)
     runs, notes = merged["runs"], merged["notes"]
     if metric.deterministic and runs:
         runs, notes = _measured_once(runs, notes)

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ("torch", "tensorflow", "keras", "onnx", "onnxruntime", "numpy", "ai-edge-litert",
-            "scikit-learn", "onnxscript", "tf2onnx")
+            "scikit-learn", "onnxscript", "tf2onnx", "jax", "jaxlib", "executorch", "torchao")
 # A package may be installed under another distribution name (tensorflow-cpu on CPU machines).
 ALIASES = {"tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tf-nightly"),
            "onnxruntime": ("onnxruntime", "onnxruntime-gpu")}

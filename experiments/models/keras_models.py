@@ -3,6 +3,9 @@
 These functions are printed as listings in the paper, so they are written the way a Keras
 user would write them. ``build_keras`` loads the shared numpy weights, converting PyTorch
 layouts to Keras ones (see ``keras_weights``), so the PyTorch twins compute the same logits.
+The models themselves are backend-neutral Keras 3; only the ``tf.GradientTape`` training
+step needs TensorFlow, so TensorFlow is imported there and not at module level: a worker on
+the JAX or PyTorch backend can build the models without loading TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
 from experiments.models.weights import init_weights, spec  # noqa: E402
@@ -102,6 +104,8 @@ def make_train_step(model, lr=1e-3, mode="graph"):
     ``mode`` is ``"eager"`` (plain Python), ``"graph"`` (``tf.function``) or ``"xla"``
     (``tf.function(jit_compile=True)``); the step body is the same in all three.
     """
+    import tensorflow as tf
+
     optimizer = keras.optimizers.Adam(lr, epsilon=ADAM_EPSILON)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -117,6 +121,8 @@ def make_train_step(model, lr=1e-3, mode="graph"):
 
 def compile_fn(fn, mode):
     """``fn`` unchanged (eager), as ``tf.function`` (graph) or with XLA (xla)."""
+    import tensorflow as tf
+
     if mode == "eager":
         return fn
     if mode == "graph":
