@@ -19,7 +19,7 @@ from typing import Callable
 
 from results_contract.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
 
-COMMANDS = ("report", "check", "experiments", "site", "verify", "release")
+COMMANDS = ("report", "check", "experiments", "migrate", "site", "verify", "release")
 DESCRIPTION = """\
 Build the versioned HTML and PDF paper from results/, references.bib and templates/, run the
 experiments that produce results/, and publish.
@@ -29,6 +29,7 @@ commands (default: report):
   check         validate results, bibliography, templates, citations, cross-references and
                 listings without writing anything
   experiments   run experiments and write results/ (needs the frameworks: `make experiments`)
+  migrate       move results/*.json from before per-host folders into results/<host>/
   site          build the MkDocs site into site/ (needs requirements/test.txt)
   verify        build twice into temporary directories and compare SHA-256 hashes
   release       check tree, version and changelog, build, and write dist/SHA256SUMS
@@ -102,6 +103,8 @@ def _experiment_options(p: argparse.ArgumentParser) -> None:
                         "(by default such a run is written beside it as NAME.json.rejected)")
     p.add_argument("--list", action="store_true", help="list experiments and exit")
     p.add_argument("--seed", type=int, default=0, help="seed for task order (default 0)")
+    p.add_argument("--host", metavar="NAME", help="name of this machine's results folder "
+                   "(default: CPU model plus a hash of the machine's identity)")
     # For tests and other experiment collections; not part of the documented interface.
     p.add_argument("--package", default="experiments", help=argparse.SUPPRESS)
     p.add_argument("--path", default=None, help=argparse.SUPPRESS)
@@ -111,6 +114,19 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     from experiments.harness.commands import run_experiments
 
     return run_experiments(args)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from report.config import load_config
+    from results_contract.hosts import migrate_flat
+
+    root = load_config(args.root.resolve()).results_dir
+    moved = migrate_flat(root)
+    for label, names in moved.items():
+        print(f"moved {', '.join(names)} into {_show(root / label)}/")
+    if not moved:
+        print(f"nothing to migrate: {_show(root)} has no flat results files")
+    return EXIT_OK
 
 
 def cmd_site(args: argparse.Namespace) -> int:
@@ -164,6 +180,10 @@ def parser() -> argparse.ArgumentParser:
                          description="Run experiments and write results/<name>.json.")
     _experiment_options(exp)
     exp.set_defaults(handler=cmd_experiments)
+
+    migrate = sub.add_parser("migrate", help="move flat results/*.json into per-host folders")
+    migrate.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")
+    migrate.set_defaults(handler=cmd_migrate)
 
     site = sub.add_parser("site", help="build the MkDocs site into site/")
     site.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")

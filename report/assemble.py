@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,9 +27,17 @@ from report.helpers import Helpers, Sources
 from report.templates import make_environment, render_template
 from report.results import load_results
 from report.safety import live_markup
+from report.supplementary import cases_csv
 
 PDF_VARIANT = "pdf/a-3b"
-CHART_CACHE = "build/chart-cache"  # relative to the project root; safe to delete
+
+
+def chart_cache_dir() -> Path:
+    """Where drawn charts are kept between builds, keyed by a hash of their data and code: the
+    user's cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``), never the project tree, so a
+    build never makes the working tree look modified. Safe to delete."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pt-vs-tf-survey" / "charts"
 
 
 @dataclass
@@ -120,7 +129,7 @@ def _draw(config: PaperConfig, state: DocumentState, problems: Problems, log: Ca
     for i, fig in enumerate(state.figures, 1):
         log(f"  chart {i}/{len(state.figures)}: {fig.label}")
         try:
-            fig.svg = cached_svg(fig.spec, config.root / CHART_CACHE)
+            fig.svg = cached_svg(fig.spec, chart_cache_dir())
         except (ValueError, TypeError, RuntimeError) as exc:  # labels or data matplotlib refuses
             problems.error(f"{fig.where}: figure '{fig.label}' cannot be drawn "
                            f"({type(exc).__name__}: {str(exc)[:200]}); check its data and labels")
@@ -128,13 +137,18 @@ def _draw(config: PaperConfig, state: DocumentState, problems: Problems, log: Ca
 
 def _attachments(config: PaperConfig, results) -> list[PdfAttachment]:
     """The raw results and the environment record, embedded in the PDF."""
-    out = [PdfAttachment(f"results/{_rel(config, rf.path).split('results/', 1)[-1]}", rf.path.read_bytes(),
-                         f"Raw results of the '{name}' experiment")
-           for name, rf in sorted(results.files.items())]
-    if results.files:
-        envs = {name: rf.environment for name, rf in sorted(results.files.items())}
+    out, envs = [], {}
+    for host, rf in sorted(results.all_files(), key=lambda item: (item[0], item[1].experiment)):
+        name = f"results/{host}/{rf.path.name}"
+        out.append(PdfAttachment(name, rf.path.read_bytes(), f"Raw results of the '{rf.experiment}' "
+                                 f"experiment on host {host}"))
+        envs.setdefault(host, {})[rf.experiment] = rf.environment
+    if envs:
         out.append(PdfAttachment("environment.json", json.dumps(envs, indent=1, sort_keys=True).encode(),
-                                 "The environment each experiment ran in"))
+                                 "The environment each experiment ran in, per host"))
+        rows = [(host, c) for host, rf in results.all_files() for c in rf.cases]
+        out.append(PdfAttachment("all-cases.csv", cases_csv(rows).encode(),
+                                 "Every case of every host, one row each (supplementary data)"))
     return out
 
 
@@ -148,7 +162,8 @@ def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False
     """
     timer, problems = StageTimer(), Problems()
     with timer("load"):
-        results = load_results(config.results_dir, problems, config.root, config.max_input_bytes)
+        results = load_results(config.results_dir, problems, config.root, config.max_input_bytes,
+                               primary=config.primary_host)
         bib = load_bibliography(config.bibliography, problems, _rel(config, config.bibliography),
                                 config.max_input_bytes)
     with timer("render"):

@@ -12,9 +12,6 @@ results, how to cite, the changelog), staged together into ``build/site-src/``, 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import re
 import shutil
@@ -26,46 +23,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from report.config import PaperConfig, load_config
+from report.errors import Problems
+from report.results import load_results
+from report.supplementary import CSV_DOC, cases_csv
 from report.errors import UserError
 from report.provenance import Provenance, read_provenance
 
 STAGE = Path("build") / "site-src"
-CSV_FIELDS = ("experiment", "id", "framework", "mode", "model", "metric", "unit", "better", "status",
-              "median", "ci95_low", "ci95_high", "p90", "p99", "n", "noisy", "error")
-
-
-# --- results as CSV ----------------------------------------------------------------------------
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return str(value)
-
-
-def _rows(data: dict[str, Any]) -> list[dict[str, str]]:
-    rows = []
-    for case in data.get("cases", []):
-        ci = case.get("ci95") or [None, None]
-        row = {"experiment": data.get("experiment", ""), "ci95_low": ci[0], "ci95_high": ci[1]}
-        row.update({k: case.get(k) for k in CSV_FIELDS if k not in row})
-        row.update({f"param_{k}": v for k, v in (case.get("params") or {}).items()})
-        rows.append({k: _cell(v) for k, v in row.items()})
-    return rows
-
-
-def results_csv(files: list[dict[str, Any]]) -> str:
-    """One row per case, the fixed columns first, then one ``param_<name>`` column per parameter."""
-    rows = [r for data in files for r in _rows(data)]
-    params = sorted({k for r in rows for k in r if k.startswith("param_")})
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=[*CSV_FIELDS, *params], lineterminator="\n", restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 # --- generated pages ---------------------------------------------------------------------------
@@ -121,25 +85,21 @@ reader's attachments pane, or run `pdfdetach -list {pdf_name}`.
 def results_page(entries: list[dict[str, Any]]) -> str:
     lines = ["# Results data", "",
              "Every number in the paper comes from these files, written by the experiments in "
-             "`experiments/`. Each JSON file is the experiment's complete record (every sample, "
-             "the statistics and the environment); the CSV has one row per case with the summary "
-             "statistics, for spreadsheets.", "",
-             "| Experiment | Title | Cases | Code | JSON | CSV |",
-             "|---|---|---:|---|---|---|"]
+             "`experiments/`, one folder per machine (host). Each JSON file is the experiment's "
+             "complete record (every sample, grouped by the process that measured it, the "
+             "statistics and the environment); the CSV has one row per case with the summary "
+             "statistics, for spreadsheets. The PDF carries the same files as attachments.", "",
+             "| Host | Experiment | Title | Cases | Code | JSON | CSV |",
+             "|---|---|---|---:|---|---|---|"]
     for e in entries:
         code = f"[`{e['module']}`]({e['module']})" if e["module_copied"] else f"`{e['module']}`"
-        lines.append(f"| `{e['experiment']}` | {e['title']} | {e['ok']} ok / {e['cases']} | {code} | "
-                     f"[{e['json']}](results/{e['json']}) | [{e['csv']}](results/{e['csv']}) |")
+        lines.append(f"| `{e['host']}` | `{e['experiment']}` | {e['title']} | {e['ok']} ok / {e['cases']} | "
+                     f"{code} | [{e['json']}](results/{e['json']}) | [{e['csv']}](results/{e['csv']}) |")
     if not entries:
-        lines.append("| (none yet) | run `make experiments` | 0 | | | |")
-    lines += ["", "All cases of all experiments in one file: [all-cases.csv](results/all-cases.csv).", "",
-              "## CSV columns", "",
-              "`experiment`, `id` (unique within the experiment), `framework`, `mode`, `model`, "
-              "`metric`, `unit`, `better` (`lower` or `higher`), `status` (`ok` or why it failed), "
-              "`median`, `ci95_low`, `ci95_high` (95% confidence interval of the median), `p90`, "
-              "`p99`, `n` (samples), `noisy` (CI half-width above 5% of the median), `error`, then "
-              "one `param_<name>` column per parameter (batch size, threads, ...). Raw samples and "
-              "the environment are only in the JSON.", ""]
+        lines.append("| (none yet) | run `make experiments` | | 0 | | | |")
+    lines += ["", "All cases of all experiments and hosts in one file: "
+              "[all-cases.csv](results/all-cases.csv).", "", "## CSV columns", "", CSV_DOC, "",
+              "Raw samples and the environment are only in the JSON.", ""]
     return "\n".join(lines)
 
 
@@ -197,25 +157,26 @@ def stage(inputs: SiteInputs, stage_dir: Path) -> Path:
 
     results_out = stage_dir / "results"
     results_out.mkdir(exist_ok=True)
-    entries, all_data = [], []
-    for path in sorted(config.results_dir.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        all_data.append(data)
-        shutil.copyfile(path, results_out / path.name)
-        csv_name = path.with_suffix(".csv").name
-        (results_out / csv_name).write_text(results_csv([data]), encoding="utf-8")
-        module = str(data.get("module", ""))
-        module_path = module if module.endswith(".py") else module.replace(".", "/") + ".py"
-        copied = bool(module) and (root / module_path).is_file()
+    problems = Problems()
+    results = load_results(config.results_dir, problems, root, config.max_input_bytes, primary=config.primary_host)
+    problems.raise_if_errors()
+    entries, rows = [], []
+    for host, rf in sorted(results.all_files(), key=lambda item: (item[0], item[1].experiment)):
+        (results_out / host).mkdir(exist_ok=True)
+        shutil.copyfile(rf.path, results_out / host / rf.path.name)
+        csv_name = f"{host}/{rf.path.stem}.csv"
+        (results_out / csv_name).write_text(cases_csv((host, c) for c in rf.cases), encoding="utf-8")
+        rows += [(host, c) for c in rf.cases]
+        module_path = rf.module if rf.module.endswith(".py") else rf.module.replace(".", "/") + ".py"
+        copied = bool(rf.module) and (root / module_path).is_file()
         if copied:  # the figure captions link to ../<module>; publish the code they point at
             (stage_dir / module_path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(root / module_path, stage_dir / module_path)
-        cases = data.get("cases", [])
-        entries.append({"experiment": data.get("experiment", path.stem), "title": data.get("title", ""),
-                        "module": module_path if module else "", "module_copied": copied,
-                        "cases": len(cases), "ok": sum(1 for c in cases if c.get("status") == "ok"),
-                        "json": path.name, "csv": csv_name})
-    (results_out / "all-cases.csv").write_text(results_csv(all_data), encoding="utf-8")
+        entries.append({"host": host, "experiment": rf.experiment, "title": rf.title,
+                        "module": module_path if rf.module else "", "module_copied": copied,
+                        "cases": len(rf.cases), "ok": sum(c.ok for c in rf.cases),
+                        "json": f"{host}/{rf.path.name}", "csv": csv_name})
+    (results_out / "all-cases.csv").write_text(cases_csv(rows), encoding="utf-8")
     (stage_dir / "results.md").write_text(results_page(entries), encoding="utf-8")
 
     from report.context import cite_as

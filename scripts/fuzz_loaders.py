@@ -36,7 +36,7 @@ from report.safety import live_markup  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "project"
 SEEDS = {
-    "results": [p.read_text() for p in sorted((FIXTURE / "results").glob("*.json"))],
+    "results": [p.read_text() for p in sorted((FIXTURE / "results").rglob("*.json"))],
     "bib": [(FIXTURE / "references.bib").read_text()],
 }
 SPLICE = ['NaN', '1e999', '-1', '""', '{', '}', '[', ']', ',', ':', '"\\u0000"', 'null', 'true', '0', '\\',
@@ -142,7 +142,7 @@ def check_context(text: str) -> None:
     if data is None:
         return
     data["experiment"] = "x"
-    results = ResultsSet({"x": ResultsFile.from_document(_Path("results/x.json"), data)})
+    results = ResultsSet.single({"x": ResultsFile.from_document(_Path("results/x.json"), data)})
     state = DocumentState()
     env = jinja2.Environment(loader=jinja2.DictLoader({"t": CONTEXT_TEMPLATE}), autoescape=True,
                              extensions=["jinja2.ext.do"])

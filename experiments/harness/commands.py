@@ -8,7 +8,9 @@ import sys
 
 from experiments.harness.errors import HarnessError
 from experiments.harness.progress import make_progress
-from experiments.harness.runner import RunOptions, default_out_dir, run_suite, select_experiments
+from experiments.harness.runner import RunOptions, default_out_dir, results_root, run_suite, \
+    select_experiments
+from results_contract.hosts import flat_files, migrate_flat
 
 
 def run_experiments(args: argparse.Namespace) -> int:
@@ -17,8 +19,11 @@ def run_experiments(args: argparse.Namespace) -> int:
         for exp in experiments:
             print(f"{exp.name:24} {exp.title}  ({exp.relpath})")
         return 0
-    opts = RunOptions(quick=args.quick, force=args.force, out_dir=args.out or default_out_dir(args.quick),
-                      seed=args.seed, accept_failures=args.accept_failures)
+    if not args.out:  # results from before per-host folders move to their host's folder first
+        migrate(results_root(args.quick))
+    opts = RunOptions(quick=args.quick, force=args.force,
+                      out_dir=args.out or default_out_dir(args.quick, args.host), seed=args.seed,
+                      accept_failures=args.accept_failures, host=args.host)
     progress = make_progress()
     try:
         statuses = run_suite(experiments, opts, progress)
@@ -31,3 +36,15 @@ def run_experiments(args: argparse.Namespace) -> int:
     print(f"done: {sum(s == 'written' for s in statuses.values())} written, "
           f"{sum(s == 'cached' for s in statuses.values())} cached", file=sys.stdout)
     return 0
+
+
+def migrate(root) -> int:
+    """Move flat ``results/*.json`` (the layout before per-host folders) into their host's
+    folder, saying what moved. Returns how many files moved."""
+    if not flat_files(root):
+        return 0
+    moved = migrate_flat(root)
+    for label, names in moved.items():
+        print(f"moved {len(names)} results file(s) from {root} into {root / label}/ "
+              "(results are now kept per host)")
+    return sum(len(n) for n in moved.values())

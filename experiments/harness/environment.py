@@ -121,6 +121,38 @@ def thread_settings() -> dict[str, int | str | None]:
     return settings
 
 
+def machine_identity() -> str:
+    """What tells this machine from another with the same CPU model: the systemd machine id,
+    the host name and the primary MAC address (a VM cloned from one image may share the first,
+    rarely all three)."""
+    import socket
+    import uuid
+
+    try:
+        machine_id = Path("/etc/machine-id").read_text(encoding="utf-8").strip()
+    except OSError:
+        machine_id = ""
+    return f"{machine_id}|{socket.gethostname()}|{uuid.getnode():012x}"
+
+
+def host_label(override: str | None = None) -> str:
+    """This machine's results folder name: ``--host`` if given, else CPU slug + identity hash."""
+    from results_contract.hosts import check_label, host_label as label
+
+    return check_label(override) if override else label(cpu_model(), machine_identity())
+
+
+def cpu_details() -> dict:
+    """The clock the OS reports (a VM's is usually the nominal base clock) and the vector
+    extensions present, which decide what the kernels can use."""
+    cpus = _cpuinfo()
+    mhz = [float(c["cpu MHz"]) for c in cpus if c.get("cpu MHz", "").replace(".", "", 1).isdigit()]
+    flags = set(cpus[0].get("flags", "").split()) if cpus else set()
+    wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8")
+    return {"cpu_mhz": round(sum(mhz) / len(mhz), 1) if mhz else None,
+            "cpu_flags": [f for f in wanted if f in flags]}
+
+
 def fingerprint() -> dict:
     """What must match for cached results to stay valid; no times, no git."""
     physical, logical = cpu_cores()
@@ -130,11 +162,17 @@ def fingerprint() -> dict:
             "cpu_cores_logical": logical}
 
 
-def collect(*, started_at: str, device: str = "cpu", cwd: str | Path | None = None) -> dict:
+def collect(*, started_at: str, device: str = "cpu", cwd: str | Path | None = None,
+            host: str | None = None) -> dict:
     """The full environment record; ``finished_at`` is now."""
+    import hashlib
+
     physical, logical = cpu_cores()
     commit, dirty = git_state(cwd)
     return {
+        "host": host or host_label(),
+        "machine_id": hashlib.sha256(machine_identity().encode()).hexdigest()[:16],
+        **cpu_details(),
         "cpu_model": cpu_model(), "cpu_cores_physical": physical, "cpu_cores_logical": logical,
         "memory_bytes": memory_bytes(), "os": platform.platform(),
         "python": platform.python_version(), "device": device,

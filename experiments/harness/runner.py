@@ -42,6 +42,7 @@ class RunOptions:
     seed: int = 0
     # Replace a results file even when cases that were ok in it failed in this run.
     accept_failures: bool = False
+    host: str | None = None   # the results folder's name (None: derived from the machine)
 
 
 # Python modules a task's framework needs in its worker; checked before anything runs, so a
@@ -84,9 +85,14 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(path.name + ".rejected")
 
 
-def default_out_dir(quick: bool) -> Path:
-    """Quick runs never overwrite the committed full results."""
+def results_root(quick: bool) -> Path:
+    """The folder that holds one folder per host. Quick runs never touch the committed results."""
     return REPO_ROOT / ("build/results-quick" if quick else "results")
+
+
+def default_out_dir(quick: bool, host: str | None = None) -> Path:
+    """This machine's results folder: ``results/<host>/`` (``build/results-quick/<host>/``)."""
+    return results_root(quick) / environment.host_label(host)
 
 
 def _describe(task: Task) -> str:
@@ -189,7 +195,7 @@ def execute(plan: Plan, opts: RunOptions, progress: PlainProgress) -> dict:
         "module": exp.relpath, "quick": opts.quick, "cache_key": plan.cache_key,
         "parameters": plan.parameters,
         "environment": environment.collect(started_at=started_at, device=gpu[0] if gpu else "cpu",
-                                           cwd=exp.root),
+                                           cwd=exp.root, host=environment.host_label(opts.host)),
         "cases": cases,
     }
 
@@ -219,7 +225,7 @@ def store(document: dict, path: Path, opts: RunOptions, progress: PlainProgress)
 def run_experiment(exp: Experiment, opts: RunOptions, progress: PlainProgress) -> str:
     """Run one experiment unless cached; returns "cached", "written" or "rejected"."""
     plan = plan_experiment(exp, opts)
-    path = (opts.out_dir or default_out_dir(opts.quick)) / f"{exp.name}.json"
+    path = (opts.out_dir or default_out_dir(opts.quick, opts.host)) / f"{exp.name}.json"
     if not opts.force and cache.cached_key(path) == plan.cache_key:
         progress.message(f"{exp.name}: cached ({path})")
         return "cached"

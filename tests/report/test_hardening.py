@@ -105,7 +105,7 @@ RESULT_STRING_FIELDS = [("cases", 0, "mode"), ("cases", 0, "model"), ("cases", 0
 
 @pytest.mark.parametrize("path", RESULT_STRING_FIELDS, ids=lambda p: ".".join(map(str, p)))
 def test_no_results_string_can_inject_markup(project, path):
-    results = project / "results" / "latency.json"
+    results = project / "results" / "fixture-host" / "latency.json"
     doc = json.loads(results.read_text())
     target = doc
     for part in path[:-1]:
@@ -127,13 +127,13 @@ def test_no_results_string_can_inject_markup(project, path):
 @pytest.mark.parametrize("marker", ["\u0000toc\u0000", "\u0000bibliography\u0000", "\u0000figure:999\u0000",
                                     "\u0000ref:sec:intro\u0000", "\u0000figure:0\u0000", "a\u001b[31mred"])
 def test_markers_in_results_strings_are_refused(project, marker):
-    results = project / "results" / "latency.json"
+    results = project / "results" / "fixture-host" / "latency.json"
     doc = json.loads(results.read_text())
     doc["cases"][1]["error"] = marker
     doc["cases"][0]["notes"] = marker
     results.write_text(json.dumps(doc))
     errors = one_line_failure(run_build(project, "check"))
-    assert errors and all("control character" in e and "results/latency.json" in e for e in errors), errors
+    assert errors and all("control character" in e and "results/fixture-host/latency.json" in e for e in errors), errors
 
 
 def test_marker_in_bibliography_is_refused():
@@ -263,7 +263,7 @@ def test_run_that_loses_ok_cases_keeps_the_previous_file(tmp_path):
 
 @pytest.mark.parametrize("kind", ["fifo", "devzero", "directory"])
 def test_special_files_in_results_are_one_line(project, kind):
-    target = project / "results" / "special.json"
+    target = project / "results" / "fixture-host" / "special.json"
     if kind == "fifo":
         os.mkfifo(target)
     elif kind == "devzero":
@@ -272,7 +272,7 @@ def test_special_files_in_results_are_one_line(project, kind):
         target.mkdir()
     result = run_build(project, "check")
     errors = one_line_failure(result)
-    assert any("results/special.json" in e and "not a regular file" in e for e in errors), errors
+    assert any("results/fixture-host/special.json" in e and "not a regular file" in e for e in errors), errors
 
 
 def test_oversized_results_file_is_refused(tmp_path):
@@ -292,7 +292,7 @@ def test_huge_bibliography_field_is_refused_quickly():
 
 
 def test_huge_results_string_is_refused():
-    doc = json.loads((FAKE / "project" / "results" / "latency.json").read_text())
+    doc = json.loads((FAKE / "project" / "results" / "fixture-host" / "latency.json").read_text())
     doc["cases"][0]["notes"] = "x" * 20_000
     problems = Problems()
     assert parse_results_text(json.dumps(doc), "r.json", problems) is None
@@ -312,7 +312,7 @@ def test_table_building_is_linear_in_rows(project):
 
 
 def test_sixty_thousand_cases_check_without_hanging(project):
-    path = project / "results" / "latency.json"
+    path = project / "results" / "fixture-host" / "latency.json"
     doc = json.loads(path.read_text())
     case = doc["cases"][0]
     doc["cases"] = [dict(case, id=f"pytorch/eager/mlp/latency/i={i}", params={**case["params"], "i": i})
@@ -325,7 +325,7 @@ def test_sixty_thousand_cases_check_without_hanging(project):
 # --- 8. one line instead of a traceback ----------------------------------------------------
 
 def test_mathtext_in_a_mode_name_is_drawn_literally(project):
-    path = project / "results" / "latency.json"
+    path = project / "results" / "fixture-host" / "latency.json"
     doc = json.loads(path.read_text())
     doc["cases"][0]["mode"] = "$\\frac{$"
     doc["cases"][0]["id"] += "/m"
@@ -401,7 +401,7 @@ def test_unknown_csl_style_lists_close_matches(project):
 # --- 9. silently wrong, now loud (or right) ------------------------------------------------
 
 def test_duplicate_json_keys_are_refused():
-    doc = (FAKE / "project" / "results" / "latency.json").read_text()
+    doc = (FAKE / "project" / "results" / "fixture-host" / "latency.json").read_text()
     doc = doc.replace('"schema_version": 2', '"schema_version": 2, "schema_version": 2', 1)
     problems = Problems()
     assert parse_results_text(doc, "r.json", problems) is None

@@ -71,7 +71,7 @@ def test_pdf_metadata_and_pdfa_identification(built_fixture):
     assert "<rdf:li>Ada Tester</rdf:li>" in xmp
     assert root["/OutputIntents"][0].get_object()["/S"] == "/GTS_PDFA1"
     # PDF/A-3 associated files: each attachment is declared in /AF (WeasyPrint 70 lists each twice).
-    assert len({ref.idnum for ref in root["/AF"]}) == 3
+    assert len({ref.idnum for ref in root["/AF"]}) == 4
 
 
 def test_pdf_embeds_results_and_environment(built_fixture):
@@ -80,10 +80,12 @@ def test_pdf_embeds_results_and_environment(built_fixture):
     import pypdf
 
     files = pypdf.PdfReader(pdf_of(built_fixture)).attachments
-    assert sorted(files) == ["environment.json", "results/deploy.json", "results/latency.json"]
-    assert files["results/latency.json"][0] == (built_fixture / "results" / "latency.json").read_bytes()
+    assert sorted(files) == ["all-cases.csv", "environment.json", "results/fixture-host/deploy.json",
+                            "results/fixture-host/latency.json"]
+    assert files["results/fixture-host/latency.json"][0] == \
+        (built_fixture / "results" / "fixture-host" / "latency.json").read_bytes()
     env = json.loads(files["environment.json"][0])
-    assert env["latency"]["cpu_model"] == "Fixture CPU"
+    assert env["fixture-host"]["latency"]["cpu_model"] == "Fixture CPU"
 
 
 @needs_poppler
@@ -96,8 +98,9 @@ def test_pdfinfo_and_pdfdetach_see_metadata_and_attachments(built_fixture):
     assert re.search(r"^Subject:.*version 1\.2\.3", info, re.M)
     listing = subprocess.run(["pdfdetach", "-list", str(pdf_of(built_fixture))], capture_output=True,
                              text=True, check=True).stdout
-    assert "3 embedded files" in listing
-    for name in ("environment.json", "results/deploy.json", "results/latency.json"):
+    assert "4 embedded files" in listing
+    for name in ("all-cases.csv", "environment.json", "results/fixture-host/deploy.json",
+                 "results/fixture-host/latency.json"):
         assert name in listing
 
 

@@ -19,7 +19,7 @@ TOKENS = list("ab Z<>&\"'\\{}$~-_%^#@=,\n") + ["\\'", '\\"', "\\emph", "\\foo", 
                                                "\\href{", "https://x.org/a?b=<c>", "--"]
 LATEXY = st.lists(st.sampled_from(TOKENS), max_size=12).map("".join) | st.text(max_size=40)
 ALLOWED_TAG = re.compile(r'</?(i|b|span|div)( class="[\w-]*")?>|<a href="[^"<>]*">|</a>')
-GOOD = json.loads((FIXTURE / "results" / "latency.json").read_text())
+GOOD = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
 
 
 @SETTINGS

@@ -96,20 +96,20 @@ def test_template_syntax_error(built):
 
 
 def test_truncated_results_file(built):
-    path = built / "results" / "latency.json"
+    path = built / "results" / "fixture-host" / "latency.json"
     path.write_text(path.read_text()[:200])
     errors = fails_cleanly(built)
     assert len(errors) == 1
-    assert re.match(r"error: results/latency\.json:\d+:\d+: not valid JSON", errors[0])
+    assert re.match(r"error: results/fixture-host/latency\.json:\d+:\d+: not valid JSON", errors[0])
 
 
 def test_schema_violation_names_json_path(built):
-    path = built / "results" / "latency.json"
+    path = built / "results" / "fixture-host" / "latency.json"
     data = json.loads(path.read_text())
     data["cases"][1]["median"] = -3
     path.write_text(json.dumps(data))
     errors = fails_cleanly(built)
-    assert errors == ["error: results/latency.json: $.cases[1].median: -3 is less than the minimum of 0"]
+    assert errors == ["error: results/fixture-host/latency.json: $.cases[1].median: -3 is less than the minimum of 0"]
 
 
 def test_unused_reference_warns_and_strict_fails(built):

@@ -113,7 +113,7 @@ HOSTILE = '<script>alert("x")</script> & "quoted" \'single\''
 def test_hostile_text_escaped_in_html_and_literal_in_pdf(project):
     bib = project / "references.bib"
     bib.write_text(bib.read_text().replace("{Keras 3 benchmarks}", r"{Keras <script>alert(1)</script> \& ``Co''}"))
-    path = project / "results" / "deploy.json"
+    path = project / "results" / "fixture-host" / "deploy.json"
     doc = json.loads(path.read_text())
     doc["cases"][0]["error"] = HOSTILE
     path.write_text(json.dumps(doc))

@@ -107,7 +107,7 @@ def test_check_writes_nothing_and_is_fast(project):
 def test_check_strict_fails_on_noisy_measurements(project):
     import json
 
-    path = project / "results" / "latency.json"
+    path = project / "results" / "fixture-host" / "latency.json"
     doc = json.loads(path.read_text())
     doc["cases"][0]["noisy"] = True
     path.write_text(json.dumps(doc))
@@ -116,4 +116,4 @@ def test_check_strict_fails_on_noisy_measurements(project):
     result = run_build(project, "check", "--strict")
     errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
     assert result.returncode == 1 and len(errors) == 1
-    assert errors[0].startswith("error: results/latency.json: 1 of ") and errors[0].endswith("(warning, fatal with --strict)")
+    assert errors[0].startswith("error: results/fixture-host/latency.json: 1 of ") and errors[0].endswith("(warning, fatal with --strict)")

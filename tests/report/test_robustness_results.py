@@ -16,7 +16,7 @@ from results_contract.upgrade import OLDEST_UPGRADABLE
 from support import parse_results_text
 from results_contract.schema import SCHEMA_VERSION
 
-GOOD = json.loads((FIXTURE / "results" / "latency.json").read_text())
+GOOD = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
 WHERE = "results/latency.json"
 
 
@@ -159,7 +159,7 @@ def check(root, *args):
 
 
 def test_mixed_environments_warn_and_name_the_field(project):
-    path = project / "results" / "latency.json"
+    path = project / "results" / "fixture-host" / "latency.json"
     doc = json.loads(path.read_text())
     doc["environment"]["cpu_model"] = "Other CPU"
     path.write_text(json.dumps(doc))
@@ -177,11 +177,11 @@ def test_mixed_environments_warn_and_name_the_field(project):
 
 
 def test_bad_results_file_and_template_errors_in_one_run_without_cascades(project):
-    (project / "results" / "latency.json").write_text("{ not json")
+    (project / "results" / "fixture-host" / "latency.json").write_text("{ not json")
     tpl = project / "templates" / "paper.html.j2"
     tpl.write_text(tpl.read_text().replace('cite("hoefler2015scientific")', 'cite("nope1")'))
     result, errors = check(project)
     assert result.returncode == 1
     assert len(errors) == 2, errors
-    assert errors[0].startswith("error: results/latency.json:1:3: not valid JSON")
+    assert errors[0].startswith("error: results/fixture-host/latency.json:1:3: not valid JSON")
     assert "unknown citation key 'nope1'" in errors[1]

@@ -38,15 +38,15 @@ def test_paper_is_the_built_dist_html_and_pdf(site_project):
     assert f'src="paper/{STEM}.html"' in page
     # The figure's provenance links point at files the site carries.
     paper = (site / "paper" / f"{STEM}.html").read_text()
-    assert 'href="../results/latency.json"' in paper and 'href="../experiments/fake_latency.py"' in paper
-    assert (site / "results" / "latency.json").is_file() and (site / "experiments" / "fake_latency.py").is_file()
+    assert 'href="../results/fixture-host/latency.json"' in paper and 'href="../experiments/fake_latency.py"' in paper
+    assert (site / "results" / "fixture-host" / "latency.json").is_file() and (site / "experiments" / "fake_latency.py").is_file()
 
 
 def test_results_are_downloadable_as_json_and_csv(site_project):
     site = site_project / "site"
-    original = json.loads((site_project / "results" / "latency.json").read_text())
-    assert json.loads((site / "results" / "latency.json").read_text()) == original
-    rows = list(csv.DictReader(io.StringIO((site / "results" / "latency.csv").read_text())))
+    original = json.loads((site_project / "results" / "fixture-host" / "latency.json").read_text())
+    assert json.loads((site / "results" / "fixture-host" / "latency.json").read_text()) == original
+    rows = list(csv.DictReader(io.StringIO((site / "results" / "fixture-host" / "latency.csv").read_text())))
     assert len(rows) == len(original["cases"])
     first = original["cases"][0]
     row = next(r for r in rows if r["id"] == first["id"])
@@ -54,8 +54,9 @@ def test_results_are_downloadable_as_json_and_csv(site_project):
     assert row["param_batch_size"] == str(first["params"]["batch_size"]) and row["experiment"] == "latency"
     every = list(csv.DictReader(io.StringIO((site / "results" / "all-cases.csv").read_text())))
     assert {r["experiment"] for r in every} == {"latency", "deploy"}
+    assert {r["host"] for r in every} == {"fixture-host"}
     page = (site / "results.html").read_text()
-    assert 'href="results/latency.csv"' in page and 'href="results/latency.json"' in page
+    assert 'href="results/fixture-host/latency.csv"' in page and 'href="results/fixture-host/latency.json"' in page
 
 
 def text_of(path: Path) -> str:
