@@ -53,6 +53,9 @@ def tasks(quick: bool) -> list[Task]:
                     out.append(_task(framework, mode, model, bs, THREADS, compile_time=compiled))
                 if not quick:  # the deployment runtimes' side of the NumPy boundary
                     out.append(_task(framework, mode, model, 1, THREADS, boundary="numpy"))
+                if (framework, mode) == ("pytorch", "eager") and model == "cnn" and not quick:
+                    for bs in batches:  # the layout Keras uses, as a labelled PyTorch variant
+                        out.append(_task(framework, "eager_cl", model, bs, THREADS))
                 if (framework, mode) in MAIN_MODES:
                     out.append(_task(framework, mode, model, scaling_batch, 1))
                     if not quick:
@@ -62,17 +65,18 @@ def tasks(quick: bool) -> list[Task]:
 
 
 def _torch_call(task: Task, ctx, bs: int):
+    import torch
+
     from experiments.models.modes import torch_batch, torch_predict
+    from experiments.models.weights import make_inputs
 
     predict = torch_predict(task.model, task.mode, ctx.device)
     if task.params.get("boundary") == "numpy":
-        import torch
-
-        from experiments.models.weights import make_inputs
-
         x_np = make_inputs(task.model, bs, ctx.seed)
         return (lambda: predict(torch.from_numpy(x_np).to(ctx.device)).cpu().numpy()), ctx.sync
     x = torch_batch(task.model, bs, ctx.seed, ctx.device)
+    if task.mode == "eager_cl":  # the input too, once, as a data pipeline would deliver it
+        x = x.contiguous(memory_format=torch.channels_last)
     return (lambda: predict(x)), ctx.sync
 
 

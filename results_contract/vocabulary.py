@@ -32,6 +32,7 @@ MODE_NAMES = {
     "eager": "eager",
     "compile": "torch.compile",
     "compile_model": "torch.compile (model only)",
+    "eager_cl": "eager (channels_last)",
     "graph": "tf.function",
     "xla": "XLA",
 }

@@ -18,6 +18,12 @@ from experiments.harness.framework_setup import thread_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# glibc's mmap and trim thresholds are dynamic: they rise only after the process has freed a
+# large mapped block, so whether a PyTorch forward page-faults its activations anew on every
+# call depends on what ran before it in the process (up to 1.8x on the CNN). Fixing them makes
+# every measurement independent of task order; the setting is recorded with the results.
+ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024), "MALLOC_TRIM_THRESHOLD_": str(1024 ** 3)}
+
 
 def child_env(*, threads: int | None = None, extra: Mapping[str, str] | None = None,
               search_root: Path | None = None, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -29,6 +35,8 @@ def child_env(*, threads: int | None = None, extra: Mapping[str, str] | None = N
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env.setdefault("PYTHONHASHSEED", "0")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for name, value in ALLOCATOR_ENV.items():
+        env.setdefault(name, value)
     env.update(thread_env(threads))
     env.update(extra or {})
     return env

@@ -20,7 +20,8 @@ PACKAGES = ("torch", "tensorflow", "keras", "onnx", "onnxruntime", "numpy", "ai-
 ALIASES = {"tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tf-nightly"),
            "onnxruntime": ("onnxruntime", "onnxruntime-gpu")}
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-               "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "KERAS_BACKEND")
+               "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "KERAS_BACKEND",
+               "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
 def now_utc() -> str:
@@ -114,10 +115,15 @@ def git_state(cwd: str | Path | None = None) -> tuple[str, bool]:
 
 
 def thread_settings() -> dict[str, int | str | None]:
-    """The parent's defaults; each task's fixed thread count is in its case's params."""
-    settings: dict[str, int | str | None] = {"default": os.cpu_count() or 1}
+    """What every worker starts with (before a task pins its pools): the CPU count and the
+    variables set for it. A task's thread count is in its case's params; a pinned task also
+    fixes the inter-op pools to one thread (TF_NUM_INTEROP_THREADS, torch's interop threads)."""
+    from experiments.harness.children import child_env
+
+    worker = child_env()
+    settings: dict[str, int | str | None] = {"default": os.cpu_count() or 1, "inter_op_when_pinned": 1}
     for var in THREAD_VARS:
-        settings[var] = os.environ.get(var)
+        settings[var] = worker.get(var)
     return settings
 
 

@@ -31,6 +31,7 @@ MODE_PARAMS = {
     ("pytorch", "eager"): {"compiled": False},
     ("pytorch", "compile"): {"compiled": True, "backend": "inductor", "dynamic": False},
     ("pytorch", "compile_model"): {"compiled": True, "backend": "inductor", "dynamic": False},
+    ("pytorch", "eager_cl"): {"compiled": False, "memory_format": "channels_last"},
     ("tensorflow", "eager"): {"compiled": False, "tf_function": False},
     ("tensorflow", "graph"): {"compiled": True, "tf_function": True, "jit_compile": False},
     ("tensorflow", "xla"): {"compiled": True, "tf_function": True, "jit_compile": True},
@@ -121,6 +122,8 @@ def torch_predict(name: str, mode: str, device: str):
     model = build_torch(name, device=device).eval()
     if mode == "compile":
         model = torch.compile(model, dynamic=False)
+    elif mode == "eager_cl":  # NHWC in memory, as Keras lays images out: one line in PyTorch
+        model = model.to(memory_format=torch.channels_last)
     elif mode != "eager":
         raise ValueError(f"unknown PyTorch mode {mode!r}")
 
