@@ -12,6 +12,7 @@ imports its side lazily, so ``build.py report`` never loads the harness and vice
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Callable
 
 from results_contract.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
 
-COMMANDS = ("report", "check", "experiments", "migrate", "site", "verify", "release")
+COMMANDS = ("report", "check", "experiments", "compare", "migrate", "site", "verify", "release")
 DESCRIPTION = """\
 Build the versioned HTML and PDF paper from results/, references.bib and templates/, run the
 experiments that produce results/, and publish.
@@ -29,6 +30,7 @@ commands (default: report):
   check         validate results, bibliography, templates, citations, cross-references and
                 listings without writing anything
   experiments   run experiments and write results/ (needs the frameworks: `make experiments`)
+  compare       compare two results folders or hosts case by case (`compare --help`)
   migrate       move results/*.json from before per-host folders into results/<host>/
   site          build the MkDocs site into site/ (needs requirements/test.txt)
   verify        build twice into temporary directories and compare SHA-256 hashes
@@ -105,6 +107,8 @@ def _experiment_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for task order (default 0)")
     p.add_argument("--host", metavar="NAME", help="name of this machine's results folder "
                    "(default: CPU model plus a hash of the machine's identity)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on every worker of a Dask cluster "
+                   "(tcp://HOST:PORT), one folder per host under --out (default results/); see README")
     # For tests and other experiment collections; not part of the documented interface.
     p.add_argument("--package", default="experiments", help=argparse.SUPPRESS)
     p.add_argument("--path", default=None, help=argparse.SUPPRESS)
@@ -114,6 +118,32 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     from experiments.harness.commands import run_experiments
 
     return run_experiments(args)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from report import compare
+    from report.config import load_config
+    from results_contract.files import atomic_write
+
+    root = args.root.resolve()
+    config = load_config(root)
+    a = compare.resolve(args.a, config.results_dir, root)
+    b = compare.resolve(args.b, config.results_dir, root)
+    result = compare.compare(a, b, config.min_effect)
+    if sys.stdout.isatty():
+        compare.print_rich(result)
+    else:
+        sys.stdout.write(compare.plain_text(result))
+    if args.json:
+        atomic_write(args.json, (json.dumps(compare.as_json(result), indent=1, sort_keys=True) + "\n").encode())
+    if args.html:
+        atomic_write(args.html, compare.as_html(result).encode())
+    if args.fail_on_regression is not None:
+        worse = result.regressions(args.fail_on_regression)
+        if worse:
+            raise UserError(f"{len(worse)} case(s) regressed by more than {args.fail_on_regression:g}%, e.g. "
+                            f"{worse[0].experiment}:{worse[0].case_id} ({worse[0].change})")
+    return EXIT_OK
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -180,6 +210,19 @@ def parser() -> argparse.ArgumentParser:
                          description="Run experiments and write results/<name>.json.")
     _experiment_options(exp)
     exp.set_defaults(handler=cmd_experiments)
+
+    cmp = sub.add_parser("compare", help="compare two results folders or hosts",
+                         description="Compare every case two results folders (or hosts) have in common: the "
+                                     "ratio B/A with a 95% CI from a hierarchical bootstrap over processes, and "
+                                     "whether B is faster, slower or within [tool.paper] min_effect of A.")
+    cmp.add_argument("a", metavar="A", help="baseline: a results folder, or a host under results/")
+    cmp.add_argument("b", metavar="B", help="the other side: a results folder, or a host under results/")
+    cmp.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")
+    cmp.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison as JSON")
+    cmp.add_argument("--html", type=Path, metavar="FILE", help="also write the comparison as an HTML page")
+    cmp.add_argument("--fail-on-regression", type=float, metavar="PCT",
+                     help="exit 1 if B is slower (by the rule) than A by more than PCT percent in any case")
+    cmp.set_defaults(handler=cmd_compare)
 
     migrate = sub.add_parser("migrate", help="move flat results/*.json into per-host folders")
     migrate.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")

@@ -359,9 +359,21 @@ def _latency_and_agreement(predict, xs, ref, ctx, st: _Stages) -> None:
         st.failure = f"inference failed: {_short(exc)}"
 
 
+# Findings of the anomaly investigation, recorded with the cases they explain.
+NOTES = {
+    "savedmodel": "the signature is called by keyword, as declared; a positional call also works but first formats "
+                  "a failed-binding TypeError that prints the whole input (milliseconds for a 784-value input)",
+    "litert_static": "exported with a fixed batch of one: the Keras LSTM's TensorList ops then lower to builtins and "
+                     "the model loads without the Flex delegate, which neither ai_edge_litert nor TensorFlow's own "
+                     "(deprecated) tf.lite.Interpreter ships in this version",
+}
+
+
 def run(task: Task, ctx) -> list[Measurement]:
     path = PATHS[task.mode]
     st = _Stages()
+    if task.mode in NOTES:
+        st.notes.append(NOTES[task.mode])
     st.extra["device"] = "cpu"
     model, example, xs, ref = SOURCES[path.source](task.model, ctx.seed)
     with tempfile.TemporaryDirectory(prefix=f"deploy-{task.mode}-") as tmp:

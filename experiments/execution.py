@@ -28,6 +28,24 @@ COMPILE_NOTES = {
 }
 
 
+def os_counters(call, sync, calls: int) -> dict:
+    """What the operating system saw during ``calls`` further calls: CPU cores busy (process CPU
+    time over wall time) and voluntary and involuntary context switches per call. These do not
+    depend on how loaded the machine is, and show how a framework uses its threads."""
+    import resource
+
+    sync()
+    before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for _ in range(calls):
+        call()
+    sync()
+    after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"calls": calls, "cpu_cores_used": round(cpu / wall, 3) if wall > 0 else None,
+            "voluntary_switches_per_call": round((after.ru_nvcsw - before.ru_nvcsw) / calls, 2),
+            "involuntary_switches_per_call": round((after.ru_nivcsw - before.ru_nivcsw) / calls, 2)}
+
+
 def first_call_seconds(fn, sync) -> float:
     """Wall time of one call, barrier included (the compile happens here)."""
     sync()
@@ -74,6 +92,7 @@ def time_mode(task, ctx, make_call, per_call: bool = False) -> TimedMode:
         if task.framework == "pytorch" and compiled:
             extra["dynamo_graphs"] = dynamo_graphs()
         seconds = ctx.timeit(call, sync=sync, per_call=per_call)
+        extra["os_counters"] = os_counters(call, sync or ctx.sync, calls=20 if ctx.quick else 50)
     if getattr(ctx, "last_timing", None) is not None:
         extra["timing"] = asdict(ctx.last_timing)
     notes = NO_GRAPH_NOTE if extra.get("dynamo_graphs") == 0 else None

@@ -96,6 +96,18 @@ def _tf_call(task: Task, ctx, bs: int):
     return call, sync or ctx.sync
 
 
+# Findings of the anomaly investigation, recorded with the cases they explain.
+NOTES = {
+    ("tensorflow", "graph"): "TensorFlow hands each op to an intra-op pool thread: with small ops and two threads "
+                             "this adds a thread wake-up per op (extra.os_counters.voluntary_switches_per_call) "
+                             "without parallel work (extra.os_counters.cpu_cores_used near one core); not "
+                             "hyper-threading, not oneDNN, not the inter-op setting",
+    ("pytorch", "eager_cl"): "channels_last (NHWC) model and input: NCHW max-pooling is several times slower than "
+                             "its channels_last kernel and NCHW convolutions pay oneDNN layout reorders "
+                             "(torch.profiler); the NCHW 'eager' case is the default a user gets",
+}
+
+
 def run(task: Task, ctx) -> list[Measurement]:
     from experiments import execution
 
@@ -106,7 +118,8 @@ def run(task: Task, ctx) -> list[Measurement]:
         samples, metric = [s * 1e3 for s in timed.seconds], LATENCY
     else:
         samples, metric = [bs / s for s in timed.seconds], THROUGHPUT
-    out = [Measurement(metric, samples, extra=timed.extra, notes=timed.notes)]
+    notes = "; ".join(n for n in (timed.notes, NOTES.get((task.framework, task.mode))) if n) or None
+    out = [Measurement(metric, samples, extra=timed.extra, notes=notes)]
     if timed.first_call_s is not None and any(m.name == "compile_time" for m in task.metrics):
         out.append(timed.compile_time((task.framework, task.mode)))
     return out

@@ -34,9 +34,21 @@ HATCHES = ["", "//", "..", "xx", "\\\\", "oo", "--", "++"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
+@dataclass(frozen=True)
+class Point:
+    """One dot of a ratio chart: a row label, the ratio, its CI (or None) and its series."""
+
+    label: str
+    value: float
+    low: float | None
+    high: float | None
+    series: str
+
+
 @dataclass
 class ChartSpec:
-    """What to plot: cases of one metric, x positions by one field, one series per key."""
+    """What to plot: cases of one metric, x positions by one field, one series per key; or, for
+    ``kind="ratio"``, ready-made points (a dot plot of ratios on a linear scale, a line at 1)."""
 
     kind: str
     cases: list[Case]
@@ -48,6 +60,10 @@ class ChartSpec:
     x_order: Sequence[Any] | None = None
     series_labels: dict[str, str] = field(default_factory=dict)
     x_labels: dict[Any, str] = field(default_factory=dict)
+    hline: float | None = None          # a reference line (e.g. the measured peak)
+    hline_label: str | None = None
+    points: Sequence[Point] = ()
+    band: float | None = None           # ratio charts: shade 1/(1+band) .. 1+band ("within")
 
 
 def field_value(case: Case, name: str) -> Any:
@@ -97,13 +113,17 @@ def render_svg(spec: ChartSpec) -> str:
     with matplotlib.rc_context(rc):
         fig, ax = plt.subplots(figsize=FIGSIZE)
         try:
-            (_draw_bars if spec.kind == "bar" else _draw_lines)(ax, spec)
-            ax.set_ylabel(spec.ylabel)
+            {"bar": _draw_bars, "line": _draw_lines, "ratio": _draw_ratios}[spec.kind](ax, spec)
+            if spec.kind != "ratio":
+                ax.set_ylabel(spec.ylabel)
             if spec.xlabel:
                 ax.set_xlabel(spec.xlabel)
             if spec.log:
                 ax.set_yscale("log")
-            ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+            if spec.hline is not None:
+                ax.axhline(spec.hline, color="#111827", linewidth=0.9, linestyle=(0, (4, 2)),
+                           label=spec.hline_label)
+            ax.grid(axis="x" if spec.kind == "ratio" else "y", linewidth=0.4, alpha=0.5)
             ax.set_axisbelow(True)
             handles, labels = ax.get_legend_handles_labels()
             if handles:
@@ -129,6 +149,8 @@ def spec_fingerprint(spec: ChartSpec) -> str:
     cases = [[c.framework, c.mode, c.model, c.metric, c.unit, dict(c.params), c.status, c.median,
               list(c.ci95) if c.ci95 else None] for c in spec.cases]
     payload = {"kind": spec.kind, "x": spec.x, "series": list(spec.series), "ylabel": spec.ylabel,
+               "hline": spec.hline, "hline_label": spec.hline_label, "band": spec.band,
+               "points": [[p.label, p.value, p.low, p.high, p.series] for p in spec.points],
                "log": spec.log, "xlabel": spec.xlabel, "x_order": list(spec.x_order or []),
                "series_labels": spec.series_labels, "x_labels": {str(k): v for k, v in spec.x_labels.items()},
                "cases": cases, "matplotlib": matplotlib.__version__}
@@ -237,3 +259,30 @@ def _draw_lines(ax, spec: ChartSpec) -> None:
         ax.set_xticks(sorted(set(numeric)))
     if spec.log and not math.isfinite(ax.get_ylim()[0]):
         ax.set_ylim(bottom=None)
+
+
+RATIO_COLOURS = ["#c2410c", "#1d4ed8", "#4b5563", "#15803d"]
+
+
+def _draw_ratios(ax, spec: ChartSpec) -> None:
+    """A dot plot: one row per label, one marker per series, 95% CI as whiskers, linear scale,
+    a line at 1 (equal) and, if given, the band of differences below the paper's threshold."""
+    labels = list(dict.fromkeys(p.label for p in spec.points))
+    series = list(dict.fromkeys(p.series for p in spec.points))
+    offsets = {s: (i - (len(series) - 1) / 2) * 0.22 for i, s in enumerate(series)}
+    if spec.band:
+        ax.axvspan(1 / (1 + spec.band), 1 + spec.band, color="#e5e7eb", zorder=0, label=spec.series_labels.get(
+            "band", f"within {spec.band:.0%}"))
+    ax.axvline(1.0, color="#111827", linewidth=0.8)
+    for i, name in enumerate(series):
+        pts = [p for p in spec.points if p.series == name]
+        ys = [labels.index(p.label) + offsets[name] for p in pts]
+        xs = [p.value for p in pts]
+        lo = [p.value - p.low if p.low is not None else 0 for p in pts]
+        hi = [p.high - p.value if p.high is not None else 0 for p in pts]
+        ax.errorbar(xs, ys, xerr=[lo, hi], fmt=MARKERS[i % len(MARKERS)], color=RATIO_COLOURS[i % len(RATIO_COLOURS)],
+                    markersize=4.5, capsize=2, elinewidth=0.9, linestyle="none",
+                    label=spec.series_labels.get(name, name))
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_xlabel(spec.ylabel)

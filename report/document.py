@@ -38,6 +38,7 @@ class Figure:
     module: str
     svg: str = ""
     where: str = ""  # the template line that asked for it
+    alt: str = ""    # what the chart shows, in words, for screen readers and the tagged PDF
 
 
 @dataclass
@@ -111,7 +112,8 @@ def prefix_svg_ids(svg: str, prefix: str) -> str:
 
 def figure_html(fig: Figure, provenance: str) -> str:
     svg = prefix_svg_ids(fig.svg, f"f{fig.number}-") if fig.svg else '<div class="svg-missing"></div>'
-    return (f'<figure class="chart" id="{html.escape(fig.label)}"><div class="svg">{svg}</div>'
+    return (f'<figure class="chart" id="{html.escape(fig.label)}"><div class="svg" role="img" '
+            f'aria-label="{html.escape(fig.alt or fig.caption)}">{svg}</div>'
             f'<figcaption><span class="label">Figure {fig.number}.</span> {html.escape(fig.caption)} '
             f'<span class="provenance">{provenance}</span></figcaption></figure>')
 

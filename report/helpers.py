@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,17 +25,50 @@ from markupsafe import Markup
 
 from report import document, formatting, listings
 from report.bibliography import Bibliography
-from report.charts import ChartSpec
+from report.charts import ChartSpec, Point
 from report.config import PaperConfig
 from report.document import FIGURE_MARK, KINDS, REF_MARK, DocumentState, Figure
 from report.errors import Problems, UserError
 from report.results import Case, ResultsSet
 from report.templates import short_path
+from results_contract.stats import ratio_ci
+from results_contract.vocabulary import DEFAULT_MODES
 
 SHORT_PARAM = 16      # longer string parameters are left out of appendix tables
 SHORT_ERROR = 90      # error texts are cut to this many characters in tables
 LONG_TABLE_ROWS = 25  # longer tables may break across pages; shorter ones are kept whole
 UNRESOLVED = Markup('<span class="unresolved">[??]</span>')
+
+
+@dataclass
+class Pairing:
+    """One side-by-side of PyTorch (``a``) and TensorFlow (``b``) under one pairing rule."""
+
+    rule: str
+    a: Case | None
+    b: Case | None
+    verdict: str
+    sentence: str
+    speedup: tuple[float, float | None, float | None] | None = None  # value, CI low, CI high
+
+
+def speedup(a: Case, b: Case) -> tuple[float, float | None, float | None] | None:
+    """How many times faster (or better) ``a`` is than ``b``, with the hierarchical-bootstrap CI
+    of that ratio (None bounds with fewer than three processes on either side)."""
+    value = formatting.ratio(a, b)
+    if value is None:
+        return None
+    ci = None if (a.deterministic and b.deterministic) else ratio_ci(a.run_samples(), b.run_samples())
+    if ci is None:
+        return value, None, None
+    lo, hi = ci  # CI of median(b) / median(a)
+    return (value, lo, hi) if a.better == "lower" else (value, 1 / hi, 1 / lo)
+
+
+@dataclass
+class Headline:
+    fastest: Pairing
+    default: Pairing
 
 
 def helper(fn: Callable) -> Callable:
@@ -201,6 +235,168 @@ class Helpers:
         return {fw: self._extreme([c for c in found if c.framework == fw], want_best=True) for fw in frameworks}
 
     @helper
+    def headline(self, experiment: str, metric: str, host: str | None = None, **filters: Any) -> "Headline":
+        """The paper's one comparison rule for PyTorch against TensorFlow on one metric, in two
+        pairings: ``.fastest`` (each framework's best mode among the matching cases) and
+        ``.default`` (PyTorch eager against tf.function, what each framework's tutorials run:
+        Keras ``fit``/``predict`` trace a tf.function). Each has ``.a``, ``.b`` (cases),
+        ``.verdict`` (see ``verdict``), ``.sentence`` and ``.speedup`` (how many times faster or
+        better PyTorch is, with a process-level CI); no template picks mode pairs by hand.
+        ``host`` takes the cases from another host than the primary one."""
+        where = template_location()
+        found = self._host_cases(host, experiment, {"metric": metric, **filters}, where)
+        pairs = {}
+        for rule in ("fastest", "default"):
+            sides = []
+            for fw in ("pytorch", "tensorflow"):
+                mine = [c for c in found if c.framework == fw]
+                if rule == "default":
+                    mine = [c for c in mine if c.mode == DEFAULT_MODES[fw]]
+                    if len(mine) > 1:
+                        self.problems.error(f"{where}: headline: {len(mine)} default-mode {fw} cases in "
+                                            f"'{experiment}' match {formatting.describe_params(filters)}; add a filter")
+                sides.append(self._extreme(mine, want_best=True) if rule == "fastest" else (mine[0] if mine else None))
+            a, b = sides
+            if a is None or b is None:
+                pairs[rule] = Pairing(rule, a, b, formatting.MISSING, str(UNRESOLVED) if not found else
+                                      "one framework has no successful case")
+                continue
+            pairs[rule] = Pairing(rule, a, b, formatting.verdict(a, b, self.min_effect),
+                                  formatting.compare_sentence(a, b, min_effect=self.min_effect), speedup(a, b))
+        return Headline(pairs["fastest"], pairs["default"])
+
+    def _host_cases(self, host: str | None, experiment: str, filters: dict[str, Any], where: str) -> list[Case]:
+        if host is None or host == self.results.primary:
+            return self._cases(experiment, filters, where)
+        found = self.results.host(host)
+        if found is None:
+            self.problems.error(f"{where}: no host '{host}' in the results; hosts: {', '.join(self.results.hosts)}")
+            return []
+        return found.find(experiment, **filters)
+
+    @helper
+    def hosts(self) -> list[dict[str, Any]]:
+        """Every host with results, the primary one first: ``label``, ``primary``,
+        ``environment`` (of its first results file), ``experiments`` (names) and ``schema``
+        ("process-level" when its cases carry per-process runs, else "pooled": version-1 data)."""
+        out = []
+        for label in sorted(self.results.hosts, key=lambda h: (h != self.results.primary, h)):
+            h = self.results.hosts[label]
+            cases = [c for rf in h.files.values() for c in rf.cases if c.ok and not c.deterministic]
+            pooled = bool(cases) and all(c.processes is None for c in cases)
+            out.append({"label": label, "primary": label == self.results.primary, "environment": h.environment,
+                        "experiments": sorted(h.files), "schema": "pooled" if pooled else "process-level"})
+        return out
+
+    @helper
+    def across_hosts(self, experiment: str, metric: str, rule: str = "fastest", **filters: Any) -> dict[str, Any]:
+        """One headline finding (``headline(...)``'s ``rule`` pairing) on every host. Returns
+        ``{"primary": pairing, "hosts": [{"label", "pairing", "status"}], "holds": k, "tested": n,
+        "summary": "holds on 2 of 2 machines" / "reverses on host B" / ...}``. On a host whose
+        results have no process-level CIs (version-1 data) only the direction of the point
+        estimate is compared, and the status says so."""
+        out: dict[str, Any] = {"hosts": [], "holds": 0, "tested": 0}
+        primary = None
+        for info in self.hosts():
+            label = info["label"]
+            extra = {} if info["schema"] == "pooled" else filters.get("_process_level", {})
+            host_filters = {k: v for k, v in filters.items() if k != "_process_level"}
+            pairing = getattr(self.headline(experiment, metric, host=label, **host_filters, **extra), rule)
+            if info["primary"]:
+                primary = pairing
+            out["hosts"].append({"label": label, "pairing": pairing, "pooled": info["schema"] == "pooled"})
+        out["primary"] = primary
+        direction = {formatting.BETTER: 1, formatting.WORSE: -1}.get(primary.verdict if primary else "", 0)
+        reversed_on, unconfirmed = [], []
+        for entry in out["hosts"]:
+            pr = entry["pairing"]
+            if entry["pooled"]:
+                value = pr.speedup[0] if pr.speedup else None
+                d = 0 if value is None or abs(math.log(value)) < math.log(1 + self.min_effect) else (1 if value > 1 else -1)
+                entry["status"] = "same direction (point estimate, no CI)" if d == direction and d else \
+                    "opposite direction (point estimate, no CI)" if d == -direction and d else "no direction beyond the threshold"
+            else:
+                d = {formatting.BETTER: 1, formatting.WORSE: -1}.get(pr.verdict, 0)
+                entry["status"] = "holds" if d == direction and d else "reverses" if d == -direction and d else \
+                    {formatting.WITHIN: "within the threshold", formatting.UNCLEAR: "no clear difference",
+                     formatting.NO_CI: "no CI", formatting.MISSING: "not measured"}.get(pr.verdict, pr.verdict)
+            if direction and d:
+                out["tested"] += 1
+                out["holds"] += d == direction
+                if d == -direction:
+                    reversed_on.append(entry["label"])
+            elif direction:
+                unconfirmed.append(entry["label"])
+        if not direction:
+            out["summary"] = "no direction on the primary host"
+        else:
+            out["summary"] = f"holds on {out['holds']} of {len(out['hosts'])} machines" + \
+                (f"; reverses on {', '.join(reversed_on)}" if reversed_on else "") + \
+                (f"; not confirmed on {', '.join(unconfirmed)}" if unconfirmed else "")
+        return out
+
+    @helper
+    def ratio_figure(self, label: str, caption: str, rows: list[dict[str, Any]], xlabel: str,
+                     series_labels: dict[str, str] | None = None, band: bool = True, alt: str | None = None) -> Markup:
+        """A numbered dot plot of PyTorch-over-TensorFlow speed-ups on a linear scale, a line at 1
+        and the band of differences under ``min_effect``. Each row is ``{"label": ..., "series":
+        ..., "pairing": headline(...).fastest}``; the whisker is the pairing's process-level 95% CI."""
+        where = template_location()
+        number, label = self._new_label("fig", label, where)
+        points = [Point(r["label"], r["pairing"].speedup[0], r["pairing"].speedup[1], r["pairing"].speedup[2],
+                        r.get("series", ""))
+                  for r in rows if r.get("pairing") is not None and r["pairing"].speedup]
+        if not points:
+            self.problems.error(f"{where}: figure '{label}': no comparable pair among its rows")
+            return UNRESOLVED
+        spec = ChartSpec(kind="ratio", cases=[], x="", series=(), ylabel=xlabel, points=points,
+                         band=self.min_effect if band else None, series_labels=series_labels or {})
+        first = next(r["pairing"].a for r in rows if r.get("pairing") is not None and r["pairing"].a is not None)
+        rf = self.results.experiment(first.experiment) or next(
+            (h.files[first.experiment] for h in self.results.hosts.values() if first.experiment in h.files), None)
+        self.state.figures.append(Figure(label, number, caption, spec, first.experiment, first.source,
+                                         rf.module if rf else "", where=where, alt=alt or caption))
+        return Markup(FIGURE_MARK.format(len(self.state.figures) - 1))
+
+    @helper
+    def tally(self, experiment: str, metric: str, rule: str = "fastest", by: str = "model", **filters: Any) -> dict:
+        """For each value of ``by`` (each model), apply ``headline``'s ``rule`` ("fastest" or
+        "default") and group the values by outcome: ``{"pytorch": [...], "tensorflow": [...],
+        "within": [...], "unclear": [...], "missing": [...]}`` (within: a gap under min_effect;
+        unclear: overlapping CIs or fewer than three processes)."""
+        out: dict[str, list] = {"pytorch": [], "tensorflow": [], "within": [], "unclear": [], "missing": []}
+        for value in self.params(experiment, by, metric=metric, **filters):
+            pairing = getattr(self.headline(experiment, metric, **{by: value, **filters}), rule)
+            key = {formatting.BETTER: "pytorch", formatting.WORSE: "tensorflow", formatting.WITHIN: "within",
+                   formatting.MISSING: "missing"}.get(pairing.verdict, "unclear")
+            out[key].append(value)
+        return out
+
+    @helper
+    def deployment_status(self, mode: str, experiment: str = "deployment") -> dict:
+        """What a deployment path achieved, per model, checking every stage it claims:
+        ``{"models": [...], "converted": [...], "loaded": [...], "ran": [...], "matched": [...],
+        "failed": {model: "stage: reason"}}``; "matched" means the reloaded outputs are within
+        ``[tool.paper] numeric_tolerance`` of the source model's."""
+        tolerance = self.sources.config.numeric_tolerance if self.sources.config else 1e-4
+        found = self._cases(experiment, {"mode": mode}, template_location())
+        models = list(dict.fromkeys(c.model for c in found))
+        out: dict[str, Any] = {"models": models, "converted": [], "loaded": [], "ran": [], "matched": [], "failed": {}}
+        for m in models:
+            by_metric = {c.metric: c for c in found if c.model == m}
+            stages = (("converted", "artifact_size"), ("loaded", "load_time"), ("ran", "latency"))
+            for key, metric in stages:
+                case = by_metric.get(metric)
+                if case is not None and case.ok:
+                    out[key].append(m)
+                elif m not in out["failed"]:
+                    out["failed"][m] = f"{metric}: {case.error if case is not None else 'not measured'}"
+            diff = by_metric.get("max_abs_diff")
+            if diff is not None and diff.ok and diff.median is not None and diff.median <= tolerance:
+                out["matched"].append(m)
+        return out
+
+    @helper
     def which_of(self, selected: Iterable[Any], among: Iterable[Any], noun: str = "models") -> str:
         """"every model", "none of the models" or "mlp and cnn": which of ``among`` are in
         ``selected``, in the order of ``among``."""
@@ -290,10 +486,13 @@ class Helpers:
                series: Iterable[str] = ("framework", "mode"), kind: str = "bar", log: bool = False,
                ylabel: str | None = None, xlabel: str | None = None, x_order: list | None = None,
                series_labels: dict[str, str] | None = None, cases: list[Case] | None = None,
-               x_labels: dict[Any, str] | None = None, **where_filters: Any) -> Markup:
+               x_labels: dict[Any, str] | None = None, hline: float | None = None,
+               hline_label: str | None = None, alt: str | None = None, **where_filters: Any) -> Markup:
         """A numbered chart of one metric (bars or lines, one series per ``series`` key, error
         bars from the CIs); ``cases`` plots exactly those cases instead of the filter selection.
-        The caption links the results file, the experiment module and the commit."""
+        The caption links the results file, the experiment module and the commit; ``alt`` is the
+        text a screen reader or the tagged PDF gives for the chart (default: the caption);
+        ``hline`` draws a reference line (for example a measured peak)."""
         where = template_location()
         number, label = self._new_label("fig", label, where)
         if cases is not None:
@@ -310,9 +509,11 @@ class Helpers:
             return UNRESOLVED
         spec = ChartSpec(kind=kind, cases=found, x=x, series=tuple(series), log=log,
                          ylabel=ylabel or f"{metric.replace('_', ' ')} ({found[0].unit})", xlabel=xlabel,
-                         x_order=x_order, series_labels=series_labels or {}, x_labels=x_labels or {})
+                         x_order=x_order, series_labels=series_labels or {}, x_labels=x_labels or {},
+                         hline=hline, hline_label=hline_label)
         rf = self.results.experiment(experiment)
-        self.state.figures.append(Figure(label, number, caption, spec, experiment, rf.path, rf.module, where=where))
+        self.state.figures.append(Figure(label, number, caption, spec, experiment, rf.path, rf.module, where=where,
+                                         alt=alt or caption))
         return Markup(FIGURE_MARK.format(len(self.state.figures) - 1))
 
     @helper

@@ -28,6 +28,10 @@ FRAMEWORK_NAMES = {
     "litert": "LiteRT",
     "keras": "Keras",
 }
+# What each framework's own tutorials run: PyTorch eagerly; Keras fit/predict run the model as a
+# tf.function by default (run_eagerly=False). The paper's "default vs default" pairing.
+DEFAULT_MODES = {"pytorch": "eager", "tensorflow": "graph"}
+
 MODE_NAMES = {
     "eager": "eager",
     "compile": "torch.compile",

@@ -19,11 +19,14 @@ def run_experiments(args: argparse.Namespace) -> int:
         for exp in experiments:
             print(f"{exp.name:24} {exp.title}  ({exp.relpath})")
         return 0
+    if args.scheduler:
+        return _run_on_cluster(experiments, args)
     if not args.out:  # results from before per-host folders move to their host's folder first
         migrate(results_root(args.quick))
     opts = RunOptions(quick=args.quick, force=args.force,
                       out_dir=args.out or default_out_dir(args.quick, args.host), seed=args.seed,
-                      accept_failures=args.accept_failures, host=args.host)
+                      accept_failures=args.accept_failures, host=args.host, package=args.package,
+                      search_path=args.path)
     progress = make_progress()
     try:
         statuses = run_suite(experiments, opts, progress)
@@ -48,3 +51,22 @@ def migrate(root) -> int:
         print(f"moved {len(names)} results file(s) from {root} into {root / label}/ "
               "(results are now kept per host)")
     return sum(len(n) for n in moved.values())
+
+
+def _run_on_cluster(experiments, args: argparse.Namespace) -> int:
+    """Every experiment on every bench worker of a Dask cluster; results into ``<out>/<host>/``."""
+    from experiments.harness.dispatch import run_on_cluster
+    from experiments.harness.progress import PlainProgress
+
+    if args.host:
+        raise HarnessError("--host names this machine; with --scheduler each worker's --name is its host")
+    root = args.out or results_root(args.quick)
+    opts = RunOptions(quick=args.quick, force=args.force, seed=args.seed, accept_failures=args.accept_failures,
+                      package=args.package, search_path=args.path)
+    statuses = run_on_cluster(experiments, opts, args.scheduler, root, PlainProgress())
+    bad = sorted(k for k, v in statuses.items() if v != "written" and v != "cached")
+    if bad:
+        raise HarnessError(f"{len(bad)} of {len(statuses)} host experiment(s) did not produce results: "
+                           f"{', '.join(bad[:6])}{' ...' if len(bad) > 6 else ''}")
+    print(f"done: {len(statuses)} host experiment(s) written or cached under {root}")
+    return 0

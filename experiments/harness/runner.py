@@ -43,6 +43,8 @@ class RunOptions:
     # Replace a results file even when cases that were ok in it failed in this run.
     accept_failures: bool = False
     host: str | None = None   # the results folder's name (None: derived from the machine)
+    package: str = "experiments"        # where experiments are found (tests use fixtures)
+    search_path: str | None = None
 
 
 # Python modules a task's framework needs in its worker; checked before anything runs, so a
