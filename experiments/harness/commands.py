@@ -67,6 +67,7 @@ def _run_on_cluster(experiments, args: argparse.Namespace) -> int:
     bad = sorted(k for k, v in statuses.items() if v != "written" and v != "cached")
     if bad:
         raise HarnessError(f"{len(bad)} of {len(statuses)} host experiment(s) did not produce results: "
-                           f"{', '.join(bad[:6])}{' ...' if len(bad) > 6 else ''}")
+                           f"{', '.join(f'{k} ({statuses[k]})' for k in bad[:6])}{' ...' if len(bad) > 6 else ''}; "
+                           "lost hosts' cases are recorded as failed, re-run to resume")
     print(f"done: {len(statuses)} host experiment(s) written or cached under {root}")
     return 0

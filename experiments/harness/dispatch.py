@@ -162,7 +162,7 @@ def run_on_cluster(experiments, opts, scheduler: str, root: Path, progress: Plai
                     reason = lost.get(host) or f"host {host} disconnected from {scheduler} during the run"
                     lost.setdefault(host, reason)
                     path = root / host / f"{name}.json"
-                    runner.store(_failed_document(by_name[name], opts, host, reason, path), path, opts, progress)
+                    _record_lost(_failed_document(by_name[name], opts, host, reason, path), path, opts, progress)
                     statuses[f"{host}/{name}"] = "failed (host lost)"
                     done[host] += 1
                     progress.message(f"[{host}] {done[host]}/{len(experiments)} experiments: {name} recorded as "
@@ -184,8 +184,21 @@ def _collect(future, host: str, exp, opts, root: Path, progress: PlainProgress, 
     except Exception as exc:  # the worker died or lost its connection: this host's run is over
         reason = f"host {host} lost during the run ({type(exc).__name__}: {str(exc)[:200]})"
         lost.setdefault(host, reason)
-        runner.store(_failed_document(exp, opts, host, reason, path), path, opts, progress)
+        _record_lost(_failed_document(exp, opts, host, reason, path), path, opts, progress)
         return "failed (host lost)"
     if result.get("cached"):
         return "cached"
     return runner.store(result["document"], path, opts, progress)
+
+
+def _record_lost(document: dict, path: Path, opts, progress: PlainProgress) -> None:
+    """A lost host's failures replace nothing good: with no earlier ok cases they are the host's
+    results file (the paper reports the failure); otherwise the usual rule keeps the earlier file
+    and puts this run beside it (``.rejected``)."""
+    from experiments.harness import runner
+
+    if runner.previous_ok_ids(path):
+        runner.store(document, path, opts, progress)
+        return
+    runner.write_results(path, document)
+    progress.message(f"{document['experiment']}: wrote {path} (every case failed: host lost)")

@@ -70,7 +70,7 @@ def missing_modules(tasks: list[Task]) -> list[str]:
     return [name for name in needed if importlib.util.find_spec(name) is None]
 
 
-def _previous_ok_ids(path: Path) -> set[str]:
+def previous_ok_ids(path: Path) -> set[str]:
     """Ids of the ok cases in the results file a run would replace (empty if none/unreadable)."""
     import json
 
@@ -206,7 +206,7 @@ def store(document: dict, path: Path, opts: RunOptions, progress: PlainProgress)
     """Write ``document`` to ``path``: "written", or "rejected" (written beside it) when the run
     lost cases that were ok in the file it would replace, or failed entirely."""
     name, cases = document["experiment"], document["cases"]
-    previous_ok = _previous_ok_ids(path)
+    previous_ok = previous_ok_ids(path)
     lost = sorted(c["id"] for c in cases if c["status"] == "failed" and c["id"] in previous_ok)
     everything_failed = bool(cases) and all(c["status"] != "ok" for c in cases)
     if (lost or everything_failed) and not opts.accept_failures:
