@@ -134,11 +134,13 @@ def verdict(a: Case, b: Case, min_effect: float = 0.05) -> str:
 
 
 def fmt_ratio(r: float, better_word: str, worse_word: str) -> str:
-    """"1.5× faster", or "12% slower" when the gap is under 2× (easier to read than 1.12×)."""
+    """"2.5× faster", or "12% slower" when the gap is under 2× (easier to read than 1.12×).
+    Symmetric: the worse side is described by the inverse ratio, so if A is 50% faster than B,
+    B is 50% slower than A (it takes 1.5 times as long)."""
     if r >= 1:
         return f"{fmt_number(r)}× {better_word}" if r >= 2 else f"{fmt_number((r - 1) * 100, 2)}% {better_word}"
     inv = 1 / r
-    return f"{fmt_number(inv)}× {worse_word}" if inv >= 2 else f"{fmt_number((1 - r) * 100, 2)}% {worse_word}"
+    return f"{fmt_number(inv)}× {worse_word}" if inv >= 2 else f"{fmt_number((inv - 1) * 100, 2)}% {worse_word}"
 
 
 def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | None = None,

@@ -32,7 +32,7 @@ from report.errors import Problems, UserError
 from report.results import Case, ResultsSet
 from report.templates import short_path
 from results_contract.stats import ratio_ci
-from results_contract.vocabulary import DEFAULT_MODES
+from results_contract.vocabulary import DEFAULT_MODES, MODEL_NAMES
 
 SHORT_PARAM = 16      # longer string parameters are left out of appendix tables
 SHORT_ERROR = 90      # error texts are cut to this many characters in tables
@@ -381,7 +381,8 @@ class Helpers:
         tolerance = self.sources.config.numeric_tolerance if self.sources.config else 1e-4
         found = self._cases(experiment, {"mode": mode}, template_location())
         models = list(dict.fromkeys(c.model for c in found))
-        out: dict[str, Any] = {"models": models, "converted": [], "loaded": [], "ran": [], "matched": [], "failed": {}}
+        out: dict[str, Any] = {"models": models, "attempted": len(models), "converted": [], "loaded": [], "ran": [],
+                               "matched": [], "failed": {}}
         for m in models:
             by_metric = {c.metric: c for c in found if c.model == m}
             stages = (("converted", "artifact_size"), ("loaded", "load_time"), ("ran", "latency"))
@@ -392,9 +393,19 @@ class Helpers:
                 elif m not in out["failed"]:
                     out["failed"][m] = f"{metric}: {case.error if case is not None else 'not measured'}"
             diff = by_metric.get("max_abs_diff")
-            if diff is not None and diff.ok and diff.median is not None and diff.median <= tolerance:
+            ran = all(m in out[key] for key, _ in stages)
+            if ran and diff is not None and diff.ok and diff.median is not None and diff.median <= tolerance:
                 out["matched"].append(m)
+            elif ran and m not in out["failed"]:
+                out["failed"][m] = ("max_abs_diff: " + (diff.error or "not ok") if diff is not None and not diff.ok
+                                    else "outputs differ from the source model's" if diff is not None
+                                    else "max_abs_diff: not measured")
         return out
+
+    @helper
+    def model_name(self, model: Any) -> str:
+        """How the paper writes a model id: "cnn" → "CNN", "transformer" → "Transformer"."""
+        return MODEL_NAMES.get(str(model), str(model))
 
     @helper
     def which_of(self, selected: Iterable[Any], among: Iterable[Any], noun: str = "models") -> str:
@@ -407,7 +418,7 @@ class Helpers:
             return f"every {singular}"
         if not chosen:
             return f"none of the {noun}"
-        names = [str(x) for x in chosen]
+        names = [MODEL_NAMES.get(str(x), str(x)) if noun == "models" else str(x) for x in chosen]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
     # --- numbers and sentences -----------------------------------------------------------
@@ -509,8 +520,8 @@ class Helpers:
             return UNRESOLVED
         spec = ChartSpec(kind=kind, cases=found, x=x, series=tuple(series), log=log,
                          ylabel=ylabel or f"{metric.replace('_', ' ')} ({found[0].unit})", xlabel=xlabel,
-                         x_order=x_order, series_labels=series_labels or {}, x_labels=x_labels or {},
-                         hline=hline, hline_label=hline_label)
+                         x_order=x_order, series_labels=series_labels or {},
+                         x_labels=x_labels or (dict(MODEL_NAMES) if x == "model" else {}), hline=hline, hline_label=hline_label)
         rf = self.results.experiment(experiment)
         self.state.figures.append(Figure(label, number, caption, spec, experiment, rf.path, rf.module, where=where,
                                          alt=alt or caption))

@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from results_contract import ids, upgrade
 from results_contract.errors import ResultsError, UserError
 from results_contract.files import DEFAULT_MAX_BYTES, atomic_write, decode_text, read_bytes
+from results_contract.vocabulary import is_deterministic
 from results_contract.schema import RESULTS_SCHEMA, SCHEMA_VERSION
 
 MAX_STRING = 10_000  # longer text in a results file is a bug in the writer, not a measurement
@@ -123,6 +124,11 @@ class ResultsFile:
     cases: list[Case]
     cache_key: str | None = None
     document: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def written_as(self) -> int:
+        """The schema version the file was written in (older files are upgraded on loading)."""
+        return int(self.document.get("upgraded_from") or self.document.get("schema_version") or 0)
 
     @classmethod
     def from_document(cls, path: Path, data: Mapping[str, Any]) -> "ResultsFile":
@@ -267,7 +273,7 @@ def parse(text: str, where: str) -> dict[str, Any]:
 
 
 def _check_cases(data: dict[str, Any], where: str, problems: list[str]) -> None:
-    """Rules JSON Schema cannot state: unique cases, an ordered CI."""
+    """Rules JSON Schema cannot state: unique cases, an ordered CI, no CI on a deterministic metric."""
     seen_ids: dict[str, int] = {}
     seen_keys: dict[str, int] = {}
     for i, case in enumerate(data["cases"]):
@@ -282,6 +288,10 @@ def _check_cases(data: dict[str, Any], where: str, problems: list[str]) -> None:
         ci = case.get("ci95")
         if ci and ci[0] > ci[1]:
             problems.append(f"{where}: $.cases[{i}].ci95: low {ci[0]} is above high {ci[1]}")
+        deterministic = case.get("deterministic") or is_deterministic(case["metric"], case["unit"])
+        if ci and deterministic:
+            problems.append(f"{where}: $.cases[{i}].ci95: {case['metric']} ({case['unit']}) is a deterministic "
+                            "metric, measured once: it carries no CI; set ci95 to null")
 
 
 def load(path: Path, where: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> ResultsFile:

@@ -133,6 +133,8 @@ RESULTS_SCHEMA = {
         "module": {"type": "string"},
         "quick": {"type": "boolean"},
         "cache_key": {"type": "string"},
+        # Set by results_contract.upgrade on loading an older file: the version it was written in.
+        "upgraded_from": {"type": "integer", "minimum": 1, "maximum": SCHEMA_VERSION - 1},
         "parameters": {"type": "object"},
         "environment": ENVIRONMENT_SCHEMA,
         "cases": {"type": "array", "items": CASE_SCHEMA},

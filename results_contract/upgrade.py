@@ -41,6 +41,9 @@ OLDEST_UPGRADABLE = 1
 
 def to_current(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` upgraded step by step to ``SCHEMA_VERSION`` (unchanged if already current)."""
+    original = data["schema_version"]
     while data["schema_version"] < SCHEMA_VERSION:
         data = STEPS[data["schema_version"]](data)
+    if original < SCHEMA_VERSION:
+        data = {**data, "upgraded_from": original}
     return data

@@ -28,6 +28,9 @@ FRAMEWORK_NAMES = {
     "litert": "LiteRT",
     "keras": "Keras",
 }
+# How the paper writes the models' ids in prose, tables and charts.
+MODEL_NAMES = {"mlp": "MLP", "cnn": "CNN", "transformer": "Transformer", "lstm": "LSTM", "gemm": "GEMM"}
+
 # What each framework's own tutorials run: PyTorch eagerly; Keras fit/predict run the model as a
 # tf.function by default (run_eagerly=False). The paper's "default vs default" pairing.
 DEFAULT_MODES = {"pytorch": "eager", "tensorflow": "graph"}

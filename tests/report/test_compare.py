@@ -81,7 +81,7 @@ def test_cli_plain_json_html_and_fail_on_regression(tmp_path):
 
 def test_unknown_side_is_one_line(tmp_path):
     write_host(tmp_path, "host-a", {})
-    result = subprocess.run([sys.executable, str(REPO / "build.py"), "compare", "host-a", "nope", "--root",
+    result = subprocess.run([sys.executable, str(REPO / "build.py"), "compare", "fixture-host", "nope", "--root",
                              str(FIXTURE.parent / "project")], capture_output=True, text=True)
     assert result.returncode == 1 and result.stderr.count("\n") <= 2 and "nope" in result.stderr
 
