@@ -29,7 +29,7 @@ from report.results import load_results
 from report.safety import live_markup
 from report.supplementary import cases_csv
 
-PDF_VARIANT = "pdf/a-3b"
+PDF_VARIANT = "pdf/a-3a"  # tagged (accessible) PDF/A-3; figures carry alt text
 
 
 def chart_cache_dir() -> Path:

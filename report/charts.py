@@ -84,7 +84,21 @@ def _series_label(spec: ChartSpec, key: str, by_series: dict[str, list[Case]]) -
         from report.formatting import case_label
 
         return case_label(by_series[key][0])
-    return key
+    return display_label(by_series[key][0], spec.series)
+
+
+def display_label(case: Case, fields: Sequence[str]) -> str:
+    """A reader's name for a series: ids through the vocabulary's display names, capitalised
+    ("PyTorch", "CNN", "Threads 2"), never a raw lower-case id."""
+    from results_contract.vocabulary import FRAMEWORK_NAMES, MODE_NAMES, MODEL_NAMES
+
+    names = {"framework": FRAMEWORK_NAMES, "mode": MODE_NAMES, "model": MODEL_NAMES}
+    parts = []
+    for f in fields:
+        value = str(field_value(case, f))
+        parts.append(names[f].get(value, value.replace("_", " ")) if f in names else f"{f.replace('_', ' ')} {value}")
+    text = " ".join(parts)
+    return text[:1].upper() + text[1:]
 
 
 def _style(series: list[str], cases_by_series: dict[str, list[Case]]) -> dict[str, dict[str, Any]]:

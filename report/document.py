@@ -110,8 +110,16 @@ def prefix_svg_ids(svg: str, prefix: str) -> str:
     return re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', svg)
 
 
+def titled_svg(svg: str, title: str) -> str:
+    """``svg`` with ``<title>`` as its first child: the text screen readers announce and that
+    WeasyPrint writes as the tagged PDF's /Alt for the figure."""
+    end = svg.index(">", svg.index("<svg")) + 1
+    return f"{svg[:end]}<title>{html.escape(title)}</title>{svg[end:]}"
+
+
 def figure_html(fig: Figure, provenance: str) -> str:
-    svg = prefix_svg_ids(fig.svg, f"f{fig.number}-") if fig.svg else '<div class="svg-missing"></div>'
+    svg = (titled_svg(prefix_svg_ids(fig.svg, f"f{fig.number}-"), fig.alt or fig.caption) if fig.svg
+           else '<div class="svg-missing"></div>')
     return (f'<figure class="chart" id="{html.escape(fig.label)}"><div class="svg" role="img" '
             f'aria-label="{html.escape(fig.alt or fig.caption)}">{svg}</div>'
             f'<figcaption><span class="label">Figure {fig.number}.</span> {html.escape(fig.caption)} '

@@ -32,7 +32,10 @@ from report.errors import Problems, UserError
 from report.results import Case, ResultsSet
 from report.templates import short_path
 from results_contract.stats import ratio_ci
-from results_contract.vocabulary import DEFAULT_MODES, MODEL_NAMES
+from results_contract.vocabulary import DEFAULT_MODES, FRAMEWORK_NAMES, MODE_NAMES, MODEL_NAMES
+
+# How chart axes name the values of a field, unless a figure gives x_labels.
+AXIS_NAMES = {"model": MODEL_NAMES, "framework": FRAMEWORK_NAMES, "mode": MODE_NAMES}
 
 SHORT_PARAM = 16      # longer string parameters are left out of appendix tables
 SHORT_ERROR = 90      # error texts are cut to this many characters in tables
@@ -521,7 +524,7 @@ class Helpers:
         spec = ChartSpec(kind=kind, cases=found, x=x, series=tuple(series), log=log,
                          ylabel=ylabel or f"{metric.replace('_', ' ')} ({found[0].unit})", xlabel=xlabel,
                          x_order=x_order, series_labels=series_labels or {},
-                         x_labels=x_labels or (dict(MODEL_NAMES) if x == "model" else {}), hline=hline, hline_label=hline_label)
+                         x_labels=x_labels or dict(AXIS_NAMES.get(x, {})), hline=hline, hline_label=hline_label)
         rf = self.results.experiment(experiment)
         self.state.figures.append(Figure(label, number, caption, spec, experiment, rf.path, rf.module, where=where,
                                          alt=alt or caption))

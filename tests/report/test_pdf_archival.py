@@ -1,5 +1,5 @@
-"""A citable, archival PDF: CITATION.cff is valid and current; the PDF is PDF/A-3b with full
-metadata, embeds the results and environment, and page 1 renders with content."""
+"""A citable, archival PDF: CITATION.cff is valid and current; the PDF is PDF/A-3a (tagged, alt
+text on figures) with full metadata, embeds the results and environment, and page 1 renders with content."""
 
 from __future__ import annotations
 
@@ -67,11 +67,36 @@ def test_pdf_metadata_and_pdfa_identification(built_fixture):
     assert info["/CreationDate"].startswith("D:20260102")
     root = reader.trailer["/Root"]
     xmp = root["/Metadata"].get_object().get_data().decode()
-    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="A"' in xmp  # PDF/A-3a: tagged
     assert "<rdf:li>Ada Tester</rdf:li>" in xmp
     assert root["/OutputIntents"][0].get_object()["/S"] == "/GTS_PDFA1"
     # PDF/A-3 associated files: each attachment is declared in /AF (WeasyPrint 70 lists each twice).
     assert len({ref.idnum for ref in root["/AF"]}) == 4
+
+
+def test_pdf_is_tagged_with_alt_text_for_every_figure(built_fixture):
+    import pypdf
+
+    root = pypdf.PdfReader(pdf_of(built_fixture)).trailer["/Root"]
+    assert bool(root["/MarkInfo"]["/Marked"])
+    assert root["/Lang"]
+    tree = root["/StructTreeRoot"].get_object()
+    figures, seen = [], set()
+
+    def walk(node):
+        node = node.get_object() if hasattr(node, "get_object") else node
+        if id(node) in seen or not isinstance(node, dict):
+            return
+        seen.add(id(node))
+        if node.get("/S") == "/Figure":
+            figures.append(node)
+        kids = node.get("/K")
+        for kid in (kids if isinstance(kids, list) else [kids] if kids is not None else []):
+            walk(kid)
+
+    walk(tree)
+    assert figures, "no /Figure structure element"
+    assert all(str(f.get("/Alt", "")).strip() for f in figures), [f.get("/Alt") for f in figures]
 
 
 def test_pdf_embeds_results_and_environment(built_fixture):
