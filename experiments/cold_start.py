@@ -28,7 +28,7 @@ NAME = "cold_start"
 TITLE = "Cold start: import time and time to first prediction"
 
 FULL_PROCESSES = 6
-QUICK_PROCESSES = 2
+QUICK_PROCESSES = 1  # a smoke test: no interval, no warm-up process
 
 
 # The child prints one JSON line on stdout; everything it logs goes to stderr.
@@ -94,15 +94,16 @@ def spawn_once(framework: str, env: dict[str, str]) -> tuple[float, float]:
 
 def run(task: Task, ctx) -> list[Measurement]:
     env = _child_env(task, ctx)
-    spawn_once(task.framework, env)  # untimed: warms the page cache
+    if not ctx.quick:
+        spawn_once(task.framework, env)  # untimed: warms the page cache
     imports, firsts = [], []
     for _ in range(int(task.params["processes"])):
         imp, first = spawn_once(task.framework, env)
         imports.append(imp)
         firsts.append(first)
     package = "torch" if task.framework == "pytorch" else "tensorflow"
-    method = (f"{len(imports)} fresh `{Path(sys.executable).name} -c` processes after one "
-              "untimed warm-up process (warm page cache)")
+    method = (f"{len(imports)} fresh `{Path(sys.executable).name} -c` processes"
+              + ("" if ctx.quick else " after one untimed warm-up process (warm page cache)"))
     return [
         Measurement(IMPORT_TIME, imports, runs=[[x] for x in imports], extra={"statement": f"import {package}"},
                     notes=f"`import {package}` timed inside the child; {method}"),

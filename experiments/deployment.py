@@ -154,11 +154,43 @@ def _savedmodel_load(target: Path, ctx):
 
 
 def _litert_load(target: Path, ctx):
+    """LiteRT's interpreter; for a model with Select TensorFlow ops, full TensorFlow's own
+    tf.lite.Interpreter is tried as the fallback (it would link the Flex delegate), and a
+    failure names both attempts."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_path=str(target), num_threads=ctx.threads)
-    interp.allocate_tensors()
-    return interp
+    try:
+        interp = Interpreter(model_path=str(target), num_threads=ctx.threads)
+        interp.allocate_tensors()
+        return interp
+    except RuntimeError as exc:
+        if "Select TensorFlow op" not in str(exc):
+            raise
+        first = "ai_edge_litert: " + str(exc).split(". Make sure")[0][:160]
+    try:
+        import warnings
+
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "tf.lite.Interpreter is deprecated"
+            interp = tf.lite.Interpreter(model_path=str(target), num_threads=ctx.threads)
+        interp.allocate_tensors()
+    except Exception as exc:  # noqa: BLE001 - both attempts are the recorded failure
+        second = str(exc).split(". Make sure")[0][:200]
+        raise RuntimeError(f"{first}; fallback tf.lite.Interpreter (full TensorFlow): "
+                           f"{type(exc).__name__}: {second}") from None
+    raise _FallbackUsed(interp)
+
+
+class _FallbackUsed(Exception):
+    """tf.lite.Interpreter loaded a model ai_edge_litert could not: a different runtime than the
+    path names, so it is recorded as such rather than timed under the LiteRT label."""
+
+    def __init__(self, interp):
+        super().__init__("ai_edge_litert could not load the model (Select TensorFlow ops); full TensorFlow's "
+                         "tf.lite.Interpreter could, and is not the runtime this path measures")
+        self.interp = interp
 
 
 def _torch_predict(loaded):

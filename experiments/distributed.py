@@ -60,7 +60,7 @@ MODES = {
         "step": "tf.function(strategy.run(step))"}),
 }
 # (warm-up steps, blocks, steps per block): quick keeps a whole task around 10 s.
-SIZES = {True: (5, 4, 5), False: (20, 8, 10)}
+SIZES = {True: (5, 4, 5), False: (10, 6, 8)}
 RANK_THREADS = 1
 
 STEP_TIME = Metric("step_time", "ms", "lower")

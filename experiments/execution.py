@@ -46,6 +46,16 @@ def os_counters(call, sync, calls: int) -> dict:
             "involuntary_switches_per_call": round((after.ru_nivcsw - before.ru_nivcsw) / calls, 2)}
 
 
+# Wall time the OS-counter calls may take per case (they run after the timed samples).
+OS_COUNTER_BUDGET_S = {True: 0.05, False: 0.2}
+
+
+def counter_calls(seconds: list[float], quick: bool) -> int:
+    """How many calls the OS counters watch: about OS_COUNTER_BUDGET_S of them, 3 to 50."""
+    per_call = sorted(seconds)[len(seconds) // 2] if seconds else 0.0
+    return max(3, min(50, int(OS_COUNTER_BUDGET_S[quick] / per_call) if per_call > 0 else 50))
+
+
 def first_call_seconds(fn, sync) -> float:
     """Wall time of one call, barrier included (the compile happens here)."""
     sync()
@@ -92,7 +102,7 @@ def time_mode(task, ctx, make_call, per_call: bool = False) -> TimedMode:
         if task.framework == "pytorch" and compiled:
             extra["dynamo_graphs"] = dynamo_graphs()
         seconds = ctx.timeit(call, sync=sync, per_call=per_call)
-        extra["os_counters"] = os_counters(call, sync or ctx.sync, calls=20 if ctx.quick else 50)
+        extra["os_counters"] = os_counters(call, sync or ctx.sync, calls=counter_calls(seconds, ctx.quick))
     if getattr(ctx, "last_timing", None) is not None:
         extra["timing"] = asdict(ctx.last_timing)
     notes = NO_GRAPH_NOTE if extra.get("dynamo_graphs") == 0 else None

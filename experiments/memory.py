@@ -30,6 +30,7 @@ METRICS = (PEAK_RSS, PEAK_RSS_OVER_IMPORT)
 MAIN_MODE = {"pytorch": "eager", "tensorflow": "graph"}
 PROCESSES = 5  # fresh children per case: each is one run (the process is the unit of replication)
 PHASES = ("training", "inference")
+INFERENCE_MODEL = "cnn"
 NOTES = ("fresh child process per sample; ru_maxrss after the workload; over_import subtracts "
          "the RSS measured right after importing the framework (so it includes modules the "
          "workload imports lazily, such as torch._dynamo for torch.optim)")
@@ -37,11 +38,13 @@ NOTES = ("fresh child process per sample; ru_maxrss after the workload; over_imp
 
 def tasks(quick: bool) -> list[Task]:
     batch_size, steps = (8, 3) if quick else (64, 20)
-    models = ("mlp",) if quick else MODELS  # each sample starts a framework: keep --quick short
+    # Each sample starts a framework in a fresh child (TensorFlow alone takes seconds): every
+    # model is measured training, the CNN also in inference; --quick only the MLP's inference.
+    jobs = [("mlp", "inference")] if quick else [(m, "training") for m in MODELS] + [(INFERENCE_MODEL, "inference")]
     return [Task(framework, MAIN_MODE[framework], model, METRICS,
                  {"phase": phase, "batch_size": batch_size, "steps": steps}, threads=2,
                  rounds=1)
-            for model in models for framework in MAIN_MODE for phase in PHASES]
+            for model, phase in jobs for framework in MAIN_MODE]
 
 
 def run(task: Task, ctx) -> list[Measurement]:

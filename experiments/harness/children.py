@@ -25,6 +25,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024), "MALLOC_TRIM_THRESHOLD_": str(1024 ** 3)}
 
 
+# Settings every worker gets, so that tasks which name them explicitly (the Keras paths of the
+# deployment experiment, the torch.compile modes) still share a worker with tasks that do not:
+# Keras on TensorFlow unless a task chooses another back end, and Inductor compiling in-process
+# (its compile workers would compete with the measurement for the two cores).
+SHARED_DEFAULTS = {"KERAS_BACKEND": "tensorflow", "TORCHINDUCTOR_COMPILE_THREADS": "1"}
+
+
 def child_env(*, threads: int | None = None, extra: Mapping[str, str] | None = None,
               search_root: Path | None = None, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a child process (``base`` defaults to this process's)."""
@@ -35,7 +42,7 @@ def child_env(*, threads: int | None = None, extra: Mapping[str, str] | None = N
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env.setdefault("PYTHONHASHSEED", "0")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    for name, value in ALLOCATOR_ENV.items():
+    for name, value in {**ALLOCATOR_ENV, **SHARED_DEFAULTS}.items():
         env.setdefault(name, value)
     env.update(thread_env(threads))
     env.update(extra or {})

@@ -19,7 +19,7 @@ from experiments.harness.api import Task
 from experiments.harness.cases import build_case, case_params, check_unique
 from experiments.harness.discovery import Experiment, discover
 from experiments.harness.errors import HarnessError, UnknownExperiment
-from experiments.harness.children import REPO_ROOT, child_env
+from experiments.harness.children import REPO_ROOT, SHARED_DEFAULTS, child_env
 from experiments.harness.framework_setup import thread_env
 from experiments.harness.progress import PlainProgress
 from experiments.harness.supervisor import Group, Outcome, WorkerSetup, run_group
@@ -118,7 +118,8 @@ def _groups(tasks: list[Task], indices: list[int]) -> list[Group]:
     by_key: dict[tuple, Group] = {}
     for i in indices:
         t = tasks[i]
-        key = (t.framework, t.threads, tuple(sorted(t.env.items())))
+        # Settings equal to the workers' shared defaults do not split a group.
+        key = (t.framework, t.threads, tuple(sorted((k, v) for k, v in t.env.items() if SHARED_DEFAULTS.get(k) != v)))
         by_key.setdefault(key, Group(t.framework, t.threads, dict(t.env))).items.append((i, t))
     return list(by_key.values())
 
@@ -143,8 +144,9 @@ def plan_experiment(exp: Experiment, opts: RunOptions) -> Plan:
     parameters = {"processes": rounds, "seed": opts.seed, "default_timeout_s": timeout,
                   "timing": (QUICK_BUDGET if opts.quick else FULL_BUDGET).as_dict(),
                   "replication": "each round is a fresh worker process per (framework, threads, "
-                                 "environment) group, tasks in a shuffled order; a case's runs "
-                                 "come from distinct processes"}
+                                 "environment) group, shared by the experiments run together, "
+                                 "tasks in a shuffled order; a case's runs come from distinct "
+                                 "processes"}
     key = cache.cache_key(exp.path, {**parameters, "quick": opts.quick}, environment.fingerprint(),
                           exp.path.parent / "models")
     task_rounds = [t.rounds if t.rounds is not None else _default_rounds(t, rounds) for t in tasks]
@@ -158,27 +160,48 @@ def _default_rounds(task: Task, rounds: int) -> int:
 
 def execute(plan: Plan, opts: RunOptions, progress: PlainProgress) -> dict:
     """Run every round of ``plan`` in fresh workers; returns the validated results document."""
-    exp, tasks = plan.exp, plan.tasks
+    return execute_suite([plan], opts, progress)[0]
+
+
+def execute_suite(plans: list[Plan], opts: RunOptions, progress: PlainProgress) -> list[dict]:
+    """Run every round of every plan; returns one results document per plan, in order.
+
+    The experiments share workers: in each round, one fresh worker per (framework, threads,
+    environment) group runs the tasks of *every* experiment in that group, in a shuffled order.
+    Starting TensorFlow takes seconds, so this keeps the suite's budget for measuring, while a
+    case's runs still come from distinct processes (one per round)."""
+    entries = [(k, i) for k, plan in enumerate(plans) for i in range(len(plan.tasks))]
+    tasks = [plans[k].tasks[i] for k, i in entries]
+    rounds = [plans[k].rounds[i] for k, i in entries]
+    modules = [plans[k].exp.module.__name__ for k, _ in entries]
+    timeouts = {id(t): float(t.timeout_s or plans[k].timeout_s) for (k, _), t in zip(entries, tasks)}
+    names = {id(t): plans[k].exp.name for (k, _), t in zip(entries, tasks)}
     started_at = environment.now_utc()
     outcomes: list[list[Outcome]] = [[] for _ in tasks]
     devices: set[str] = set()
-    progress.start_experiment(exp.name, sum(plan.rounds))
+    label = plans[0].exp.name if len(plans) == 1 else f"{len(plans)} experiments"
+    progress.start_experiment(label, sum(rounds))
+
+    def describe(task: Task) -> str:
+        return _describe(task) if len(plans) == 1 else f"{names[id(task)]}: {_describe(task)}"
 
     def on_event(kind: str, task: Task, outcome: Outcome | None) -> None:
         if kind == "start":
-            progress.start_task(_describe(task))
+            progress.start_task(describe(task))
         else:
             status = "ok" if outcome.error is None else f"failed: {outcome.error}"
-            progress.finish_task(_describe(task), status, outcome.seconds)
+            progress.finish_task(describe(task), status, outcome.seconds)
 
-    with tempfile.TemporaryDirectory(prefix=f"harness-{exp.name}-") as tmp:
+    roots = list(dict.fromkeys(str(plan.exp.root) for plan in plans))
+    with tempfile.TemporaryDirectory(prefix="harness-") as tmp:
         setup = WorkerSetup(
-            module=exp.module.__name__, sys_path=[str(REPO_ROOT), str(exp.root)],
-            quick=opts.quick, seed=opts.seed, env=child_env(search_root=exp.root), tmp_dir=Path(tmp),
-            timeout_for=lambda t: float(t.timeout_s or plan.timeout_s), startup_timeout_s=plan.timeout_s)
-        for r in range(max(plan.rounds, default=0)):
-            rng = random.Random(f"{opts.seed}/{exp.name}/{r}")
-            groups = _groups(tasks, [i for i, n in enumerate(plan.rounds) if n > r])
+            module=modules[0], sys_path=[str(REPO_ROOT), *roots], modules=modules,
+            quick=opts.quick, seed=opts.seed, env=child_env(search_root=plans[0].exp.root), tmp_dir=Path(tmp),
+            timeout_for=lambda t: timeouts[id(t)], startup_timeout_s=max(plan.timeout_s for plan in plans))
+        seed_name = "+".join(plan.exp.name for plan in plans)
+        for r in range(max(rounds, default=0)):
+            rng = random.Random(f"{opts.seed}/{seed_name}/{r}")
+            groups = _groups(tasks, [i for i, n in enumerate(rounds) if n > r])
             rng.shuffle(groups)
             for group in groups:
                 rng.shuffle(group.items)
@@ -189,17 +212,21 @@ def execute(plan: Plan, opts: RunOptions, progress: PlainProgress) -> dict:
                     outcomes[outcome.index].append(outcome)
     progress.finish_experiment()
 
-    cases = sorted((build_case(task, m, outcomes[i]) for i, task in enumerate(tasks)
-                    for m in range(len(task.metrics))), key=lambda c: c["id"])
     gpu = sorted(d for d in devices if d != "cpu")
-    return {
-        "schema_version": SCHEMA_VERSION, "experiment": exp.name, "title": exp.title,
-        "module": exp.relpath, "quick": opts.quick, "cache_key": plan.cache_key,
-        "parameters": plan.parameters,
-        "environment": environment.collect(started_at=started_at, device=gpu[0] if gpu else "cpu",
-                                           cwd=exp.root, host=environment.host_label(opts.host)),
-        "cases": cases,
-    }
+    documents = []
+    for k, plan in enumerate(plans):
+        mine = [j for j, (kk, _) in enumerate(entries) if kk == k]
+        cases = sorted((build_case(tasks[j], m, outcomes[j]) for j in mine
+                        for m in range(len(tasks[j].metrics))), key=lambda c: c["id"])
+        documents.append({
+            "schema_version": SCHEMA_VERSION, "experiment": plan.exp.name, "title": plan.exp.title,
+            "module": plan.exp.relpath, "quick": opts.quick, "cache_key": plan.cache_key,
+            "parameters": plan.parameters,
+            "environment": environment.collect(started_at=started_at, device=gpu[0] if gpu else "cpu",
+                                               cwd=plan.exp.root, host=environment.host_label(opts.host)),
+            "cases": cases,
+        })
+    return documents
 
 
 def store(document: dict, path: Path, opts: RunOptions, progress: PlainProgress) -> str:
@@ -226,17 +253,7 @@ def store(document: dict, path: Path, opts: RunOptions, progress: PlainProgress)
 
 def run_experiment(exp: Experiment, opts: RunOptions, progress: PlainProgress) -> str:
     """Run one experiment unless cached; returns "cached", "written" or "rejected"."""
-    plan = plan_experiment(exp, opts)
-    path = (opts.out_dir or default_out_dir(opts.quick, opts.host)) / f"{exp.name}.json"
-    if not opts.force and cache.cached_key(path) == plan.cache_key:
-        progress.message(f"{exp.name}: cached ({path})")
-        return "cached"
-    missing = missing_modules(plan.tasks)
-    if missing:
-        raise HarnessError(f"{exp.name}: {', '.join(missing)} not installed in this Python "
-                           f"({sys.executable}); `make experiments` installs the frameworks "
-                           "(requirements/experiments.txt)")
-    return store(execute(plan, opts, progress), path, opts, progress)
+    return run_suite([exp], opts, progress)[exp.name]
 
 
 def select_experiments(names: list[str], package: str = "experiments",
@@ -260,6 +277,27 @@ def write_results(path: Path, document: dict) -> None:
 
 def run_suite(experiments: list[Experiment], opts: RunOptions,
               progress: PlainProgress) -> dict[str, str]:
-    """Run experiments in order; returns each one's status ("cached", "written" or "rejected":
-    the run would have replaced good results with failures, see ``rejected_path``)."""
-    return {exp.name: run_experiment(exp, opts, progress) for exp in experiments}
+    """Run the experiments that are not cached, sharing workers (``execute_suite``); returns
+    each one's status ("cached", "written" or "rejected": the run would have replaced good
+    results with failures, see ``rejected_path``). Nothing is written until every round of
+    every experiment has run, so an interrupt leaves all previous results files as they were."""
+    out_dir = opts.out_dir or default_out_dir(opts.quick, opts.host)
+    statuses: dict[str, str] = {}
+    todo = []
+    for exp in experiments:
+        plan = plan_experiment(exp, opts)
+        path = out_dir / f"{exp.name}.json"
+        if not opts.force and cache.cached_key(path) == plan.cache_key:
+            progress.message(f"{exp.name}: cached ({path})")
+            statuses[exp.name] = "cached"
+        else:
+            todo.append(plan)
+    missing = missing_modules([t for plan in todo for t in plan.tasks])
+    if missing:
+        raise HarnessError(f"{', '.join(plan.exp.name for plan in todo)}: {', '.join(missing)} not installed in "
+                           f"this Python ({sys.executable}); `make experiments` installs the frameworks "
+                           "(requirements/experiments.txt)")
+    if todo:
+        for plan, document in zip(todo, execute_suite(todo, opts, progress)):
+            statuses[plan.exp.name] = store(document, out_dir / f"{plan.exp.name}.json", opts, progress)
+    return {exp.name: statuses[exp.name] for exp in experiments}

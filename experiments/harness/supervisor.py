@@ -47,7 +47,7 @@ class Group:
 class WorkerSetup:
     """Everything a worker launch needs besides its tasks."""
 
-    module: str
+    module: str                # the experiment module of every task, unless ``modules`` says
     sys_path: list[str]
     quick: bool
     seed: int
@@ -55,6 +55,7 @@ class WorkerSetup:
     tmp_dir: Path
     timeout_for: Callable[[Task], float]
     startup_timeout_s: float
+    modules: list[str] | None = None  # per task index: the module whose run() measures it
 
 
 def _death_reason(returncode: int) -> str:
@@ -94,7 +95,9 @@ class _Launch:
     def __init__(self, setup: WorkerSetup, group: Group, items: list[tuple[int, Task]], round_index: int):
         spec = {"module": setup.module, "sys_path": setup.sys_path, "quick": setup.quick,
                 "seed": setup.seed, "framework": group.framework, "threads": group.threads,
-                "round": round_index, "tasks": [{"index": i, "task": task_to_dict(t)} for i, t in items]}
+                "round": round_index,
+                "tasks": [{"index": i, "task": task_to_dict(t),
+                           "module": setup.modules[i] if setup.modules else setup.module} for i, t in items]}
         fd, spec_path = tempfile.mkstemp(suffix=".json", prefix="spec-", dir=setup.tmp_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(spec, f)

@@ -1,4 +1,5 @@
-"""Worker process: runs one group of tasks (same framework, threads, env) and streams results.
+"""Worker process: runs one group of tasks (same framework, threads, env), possibly of several
+experiments, and streams results.
 
 Started by the parent as ``python -m experiments.harness.worker SPEC_FILE EVENT_FD``. It fixes
 the thread pools before the first task, then runs each task and writes one JSON line per
@@ -44,8 +45,9 @@ def main(argv: list[str]) -> int:
         if entry not in sys.path:
             sys.path.insert(0, entry)
     try:
-        module = importlib.import_module(spec["module"])
-        if getattr(module, "IMPORTS_FRAMEWORKS", True):
+        names = list(dict.fromkeys([item.get("module", spec["module"]) for item in spec["tasks"]] or [spec["module"]]))
+        modules = {name: importlib.import_module(name) for name in names}
+        if any(getattr(m, "IMPORTS_FRAMEWORKS", True) for m in modules.values()):
             device = configure_threads(spec["framework"], spec["threads"])
         else:
             from experiments.harness.framework_setup import DeviceInfo
@@ -62,7 +64,7 @@ def main(argv: list[str]) -> int:
                       framework=task.framework, sync=device.sync, replicate=spec.get("round", 0))
         emit({"event": "start", "index": item["index"]})
         try:
-            result = _run_task(module, task, ctx)
+            result = _run_task(modules[item.get("module", spec["module"])], task, ctx)
         except Exception as exc:  # noqa: BLE001 - recorded as the task's failure
             traceback.print_exc()
             result = {"error": one_line_error(exc)}

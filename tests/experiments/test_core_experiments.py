@@ -119,7 +119,7 @@ def test_parity_compare_detects_differences():
 
 
 def test_memory_measures_a_fresh_process():
-    task = find(memory, framework="pytorch", model="mlp", phase="training")
+    task = find(memory, framework="pytorch", model="mlp", phase="inference")
     samples = check(task, memory.run(task, ctx()))
     assert 50 < samples["peak_rss"][0] < 8192               # MiB
     assert samples["peak_rss_over_import"][0] < samples["peak_rss"][0]

@@ -93,3 +93,21 @@ def test_cache_skips_unchanged_and_reruns_on_force_or_change(tmp_path):
     source.write_text(source.read_text() + "\n# changed\n")
     assert run("fake_ok", out, package, tmp_path)[0] == "written"
     assert json.loads((out / "fake_ok.json").read_text())["cache_key"] != key
+
+
+def test_experiments_run_together_share_one_worker_per_group_and_round(tmp_path):
+    """run_suite starts one worker per (framework, threads, env) group and round for all the
+    experiments it runs (TensorFlow takes seconds to import), and still writes one file each."""
+    from experiments.harness.runner import run_suite
+    from results_contract import load
+
+    exps = select_experiments(["fake_ok", "latency"], "fake_experiments", FIXTURES)
+    statuses = run_suite(exps, RunOptions(quick=True, out_dir=tmp_path, force=True), Quiet())
+    assert statuses == {"fake_ok": "written", "latency": "written"}
+    pids = {}
+    for name in ("fake_ok", "latency"):
+        for case in load(tmp_path / f"{name}.json").cases:
+            if case.metric == "latency" and case.ok:
+                pids.setdefault((case.framework, case.params.get("threads", 1)), set()).add(case.extra["pid"])
+    assert pids and all(len(p) == 1 for p in pids.values()), pids  # both experiments, one worker
+    assert len({next(iter(p)) for p in pids.values()}) == len(pids)  # one worker per group
