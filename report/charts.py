@@ -87,6 +87,35 @@ def _series_label(spec: ChartSpec, key: str, by_series: dict[str, list[Case]]) -
     return display_label(by_series[key][0], spec.series)
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def log_tick(value: float) -> str:
+    """A log-axis tick as a reader writes it: "0.01", "1", "1,000", and "10⁵" beyond that
+    (plain text: the charts keep mathtext off, so "$10^3$" would print literally)."""
+    if value <= 0:
+        return ""
+    exponent = round(math.log10(value))
+    if abs(value - 10 ** exponent) > 1e-9 * value:
+        return ""
+    if -3 <= exponent <= 4:
+        return f"{value:,.{max(0, -exponent)}f}"
+    return "10" + str(exponent).translate(SUPERSCRIPT)
+
+
+def plain_tick(value: float) -> str:
+    """A tick between powers of ten, in plain digits ("0.2", "5", "2,000")."""
+    if value <= 0:
+        return ""
+    digits = max(0, -math.floor(math.log10(value)))
+    return f"{value:,.{digits}f}"
+
+
+def _sentence_case(text: str | None) -> str | None:
+    """Axis labels start with a capital ("Latency per call (ms)"); the rest is left as written."""
+    return text[:1].upper() + text[1:] if text else text
+
+
 def display_label(case: Case, fields: Sequence[str]) -> str:
     """A reader's name for a series: ids through the vocabulary's display names, capitalised
     ("PyTorch", "CNN", "Threads 2"), never a raw lower-case id."""
@@ -129,11 +158,19 @@ def render_svg(spec: ChartSpec) -> str:
         try:
             {"bar": _draw_bars, "line": _draw_lines, "ratio": _draw_ratios}[spec.kind](ax, spec)
             if spec.kind != "ratio":
-                ax.set_ylabel(spec.ylabel)
+                ax.set_ylabel(_sentence_case(spec.ylabel))
             if spec.xlabel:
-                ax.set_xlabel(spec.xlabel)
+                ax.set_xlabel(_sentence_case(spec.xlabel))
             if spec.log:
+                from matplotlib.ticker import FuncFormatter, LogLocator
+
                 ax.set_yscale("log")
+                ax.yaxis.set_major_locator(LogLocator(base=10))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: log_tick(v)))
+                lo, hi = ax.get_ylim()
+                narrow = lo > 0 and math.log10(hi / lo) < 1.5  # few decades: label 2×, 5× too
+                ax.yaxis.set_minor_formatter(FuncFormatter(
+                    lambda v, _pos: plain_tick(v) if narrow and str(plain_tick(v))[:1] in "25" else ""))
             if spec.hline is not None:
                 ax.axhline(spec.hline, color="#111827", linewidth=0.9, linestyle=(0, (4, 2)),
                            label=spec.hline_label)
@@ -142,7 +179,7 @@ def render_svg(spec: ChartSpec) -> str:
             handles, labels = ax.get_legend_handles_labels()
             if handles:
                 # Above the axes, so it never covers a bar or a line.
-                ax.legend(handles, labels, fontsize=7.5, frameon=False, ncol=min(4, len(labels)),
+                ax.legend(handles, labels, fontsize=7.5, frameon=False, ncol=min(3, len(labels)),
                           loc="lower center", bbox_to_anchor=(0.5, 1.0), borderaxespad=0.3)
             fig.tight_layout()
             buf = io.StringIO()
@@ -286,7 +323,7 @@ def _draw_ratios(ax, spec: ChartSpec) -> None:
     offsets = {s: (i - (len(series) - 1) / 2) * 0.22 for i, s in enumerate(series)}
     if spec.band:
         ax.axvspan(1 / (1 + spec.band), 1 + spec.band, color="#e5e7eb", zorder=0, label=spec.series_labels.get(
-            "band", f"within {spec.band:.0%}"))
+            "band", f"Within {spec.band:.0%}"))
     ax.axvline(1.0, color="#111827", linewidth=0.8)
     for i, name in enumerate(series):
         pts = [p for p in spec.points if p.series == name]
@@ -299,4 +336,4 @@ def _draw_ratios(ax, spec: ChartSpec) -> None:
                     label=spec.series_labels.get(name, name))
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(len(labels) - 0.5, -0.5)
-    ax.set_xlabel(spec.ylabel)
+    ax.set_xlabel(_sentence_case(spec.ylabel))

@@ -56,8 +56,7 @@ class Row:
         """"12% slower", "2.1× faster" when the rule gives a direction, else why not."""
         if self.verdict not in (formatting.BETTER, formatting.WORSE) or not self.cost:
             return VERDICT_TEXT.get(self.verdict, self.verdict)
-        better, worse = formatting.unit_of(self.unit).words(self.a.better)
-        return formatting.fmt_ratio(1 / self.cost, better, worse)
+        return formatting.fmt_change(self.b.median, self.a.median, self.unit, self.a.better)
 
 
 @dataclass

@@ -40,21 +40,43 @@ def fmt_bytes(n: float) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+# Units printed as percentages (a fraction of the whole: share of peak, accuracy).
+PERCENT_UNITS = {"ratio"}
+
+
+def _scale(x: float, unit: str) -> tuple[float, str]:
+    """(factor, symbol) to print ``x``: short times in ms or µs rather than powers of ten."""
+    if unit in PERCENT_UNITS:
+        return 100.0, "%"
+    symbol = unit_of(unit).symbol if unit else ""
+    if symbol == "s" and abs(x) < 1:
+        symbol, unit = "ms", "ms"
+        x, factor = x * 1e3, 1e3
+    else:
+        factor = 1.0
+    if symbol == "ms" and 0 < abs(x) < 0.1:
+        return factor * 1e3, "µs"
+    return factor, symbol
+
+
+def _with_symbol(text: str, symbol: str) -> str:
+    if not symbol or symbol == "1":
+        return text
+    return f"{text}{symbol}" if symbol in ("×", "%") else f"{text} {symbol}"
+
+
 def fmt_quantity(x: float, unit: str) -> str:
     if unit == "bytes":
         return fmt_bytes(x)
-    symbol = unit_of(unit).symbol if unit else ""
-    if not symbol or symbol == "1":
-        return fmt_number(x)
-    if symbol in ("×", "%"):
-        return f"{fmt_number(x)}{symbol}"
-    return f"{fmt_number(x)} {symbol}"
+    factor, symbol = _scale(x, unit)
+    return _with_symbol(fmt_number(x * factor), symbol)
 
 
 def fmt_range(lo: float, hi: float, unit: str) -> str:
     if unit == "bytes":
         return f"{fmt_bytes(lo)}–{fmt_bytes(hi)}"
-    return f"{fmt_number(lo)}–{fmt_quantity(hi, unit)}"
+    factor, symbol = _scale(hi, unit)
+    return f"{fmt_number(lo * factor)}–" + _with_symbol(fmt_number(hi * factor), symbol)
 
 
 def case_label(case: Case) -> str:
@@ -98,10 +120,6 @@ def ratio(a: Case, b: Case) -> float | None:
     return a.median / b.median
 
 
-def _adjectives(case: Case) -> tuple[str, str]:
-    return unit_of(case.unit).words(case.better)
-
-
 # What a comparison of two cases may conclude (``verdict``).
 BETTER, WORSE, WITHIN, UNCLEAR, NO_CI, MISSING, NOT_RANKED = (
     "better", "worse", "within", "unclear", "no_ci", "missing", "not_ranked")
@@ -134,13 +152,32 @@ def verdict(a: Case, b: Case, min_effect: float = 0.05) -> str:
 
 
 def fmt_ratio(r: float, better_word: str, worse_word: str) -> str:
-    """"2.5× faster", or "12% slower" when the gap is under 2× (easier to read than 1.12×).
-    Symmetric: the worse side is described by the inverse ratio, so if A is 50% faster than B,
-    B is 50% slower than A (it takes 1.5 times as long)."""
+    """Speed words for a speed ratio ``r`` (>1: faster): "2.5× faster", "12% faster", and
+    symmetrically "12% slower" when it takes 1.12 times as long, "3× slower"."""
     if r >= 1:
         return f"{fmt_number(r)}× {better_word}" if r >= 2 else f"{fmt_number((r - 1) * 100, 2)}% {better_word}"
     inv = 1 / r
     return f"{fmt_number(inv)}× {worse_word}" if inv >= 2 else f"{fmt_number((inv - 1) * 100, 2)}% {worse_word}"
+
+
+def fmt_change(a_value: float, b_value: float, unit: str, better: str) -> str:
+    """How ``a_value`` compares with ``b_value``, in the words of ``unit``'s kind.
+
+    Times and rates use speed words (see ``fmt_ratio``). Other quantities use the plain change
+    of the value: "44% smaller" is 0.56 times the size, "78% larger" 1.78 times, "3.6× smaller"
+    a quarter or so; "higher"/"lower" likewise.
+    """
+    u = unit_of(unit)
+    up, down = (("larger", "smaller") if better == "lower" else ("higher", "lower")) if u.kind not in ("time", "rate") \
+        else (None, None)
+    if up is None:
+        speed = b_value / a_value if better == "lower" else a_value / b_value
+        good, bad = u.words(better)
+        return fmt_ratio(speed, good, bad)
+    v = a_value / b_value
+    if v >= 1:
+        return f"{fmt_number(v)}× {up}" if v >= 2 else f"{fmt_number((v - 1) * 100, 2)}% {up}"
+    return f"{fmt_number(1 / v)}× {down}" if 1 / v >= 2 else f"{fmt_number((1 - v) * 100, 2)}% {down}"
 
 
 def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | None = None,
@@ -164,8 +201,7 @@ def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | 
         return f"{a_name} ({va}) and {b_name} ({vb}) show no clear difference (their 95% CIs overlap)"
     if found == WITHIN:
         return f"{a_name} ({va}) and {b_name} ({vb}) are within {fmt_number(min_effect * 100)}% of each other"
-    better, worse = _adjectives(a)
-    return f"{a_name} ({va}) is {fmt_ratio(ratio(a, b), better, worse)} than {b_name} ({vb})"
+    return f"{a_name} ({va}) is {fmt_change(a.median, b.median, a.unit, a.better)} than {b_name} ({vb})"
 
 
 def describe_params(params: dict[str, Any]) -> str:

@@ -205,6 +205,14 @@ class Helpers:
         return self._one(experiment, filters, template_location())
 
     @helper
+    def maybe_case(self, experiment: str, **filters: Any) -> Case | None:
+        """Like ``case``, but a case that was not measured (none matches) is None without an
+        error: for tables whose rows exist only in some runs (``--quick`` measures fewer)."""
+        where = template_location()
+        found = self._cases(experiment, filters, where)
+        return self._one(experiment, filters, where) if len(found) > 1 else (found[0] if found else None)
+
+    @helper
     def params(self, experiment: str, name: str, **filters: Any) -> list[Any]:
         """Distinct values of a case field or parameter, sorted: lets prose loop over batch
         sizes or thread counts without typing them."""
@@ -376,6 +384,37 @@ class Helpers:
         return out
 
     @helper
+    def mode_spread(self, experiment: str, metric: str, by: str = "model", **filters: Any) -> dict:
+        """Does the execution mode move a result more than the framework? For each value of
+        ``by``: ``within`` = the larger, over the two frameworks, of slowest-mode over fastest-mode
+        (as a speed ratio, from the medians) and ``between`` = the gap between the two frameworks'
+        fastest modes. Returns ``{"values": [...], "mode_matters": [values where within > between],
+        "ratios": {value: (within, between)}}``."""
+        out: dict[str, Any] = {"values": [], "mode_matters": [], "ratios": {}}
+        for value in self.params(experiment, by, metric=metric, **filters):
+            found = [c for c in self._cases(experiment, {"metric": metric, by: value, **filters}, template_location())
+                     if c.ok and c.median]
+            best: dict[str, Case] = {}
+            within = 1.0
+            for fw in ("pytorch", "tensorflow"):
+                mine = [c for c in found if c.framework == fw]
+                if not mine:
+                    break
+                lo = self._extreme(mine, want_best=True)
+                hi = self._extreme(mine, want_best=False)
+                best[fw] = lo
+                within = max(within, formatting.ratio(lo, hi) or 1.0)
+            if len(best) < 2:
+                continue
+            r = formatting.ratio(best["pytorch"], best["tensorflow"]) or 1.0
+            between = max(r, 1 / r)
+            out["values"].append(value)
+            out["ratios"][value] = (within, between)
+            if within > between:
+                out["mode_matters"].append(value)
+        return out
+
+    @helper
     def deployment_status(self, mode: str, experiment: str = "deployment") -> dict:
         """What a deployment path achieved, per model, checking every stage it claims:
         ``{"models": [...], "converted": [...], "loaded": [...], "ran": [...], "matched": [...],
@@ -409,6 +448,12 @@ class Helpers:
     def model_name(self, model: Any) -> str:
         """How the paper writes a model id: "cnn" → "CNN", "transformer" → "Transformer"."""
         return MODEL_NAMES.get(str(model), str(model))
+
+    @helper
+    def display_name(self, framework: str, mode: str | None = None) -> str:
+        """A reader's name for a framework and mode id: ("pytorch", "eager") → "PyTorch eager"."""
+        name = FRAMEWORK_NAMES.get(framework, framework)
+        return name if not mode else f"{name} {MODE_NAMES.get(mode, mode.replace('_', ' '))}"
 
     @helper
     def which_of(self, selected: Iterable[Any], among: Iterable[Any], noun: str = "models") -> str:
@@ -464,6 +509,31 @@ class Helpers:
     def case_label(self, case: Case | None) -> str | Markup:
         """A reader's name for a case's framework and mode, e.g. "PyTorch torch.compile"."""
         return UNRESOLVED if case is None else formatting.case_label(case)
+
+    @helper
+    def change(self, a: Case | None, b: Case | None) -> str:
+        """A table cell for ``a`` against ``b`` by the comparison rule: "12% faster", "2.1× slower",
+        "within 5%", "no clear difference", "no CI (n < 3)" or "n/a (what failed)"."""
+        if a is None or b is None:
+            return "n/a (not measured)"
+        found = formatting.verdict(a, b, self.min_effect)
+        if found in (formatting.BETTER, formatting.WORSE):
+            return formatting.fmt_change(a.median, b.median, a.unit, a.better)
+        return {formatting.WITHIN: f"within {formatting.fmt_number(self.min_effect * 100)}%",
+                formatting.UNCLEAR: "no clear difference", formatting.NO_CI: "no CI (n < 3)",
+                formatting.NOT_RANKED: "not ranked"}.get(
+            found, "n/a (" + "; ".join(f"{c.status}" for c in (a, b) if not c.ok) + ")" if not (a.ok and b.ok)
+            else "n/a")
+
+    @helper
+    def relative(self, a: Case | None, b: Case | None) -> str:
+        """How ``a`` compares with ``b`` in words, without the rule's significance test (for
+        deterministic quantities such as sizes): "3.9× smaller", "12% larger", "n/a"."""
+        if a is None or b is None or not (a.ok and b.ok):
+            return "n/a"
+        if formatting.ratio(a, b) is None:
+            return "n/a"
+        return formatting.fmt_change(a.median, b.median, a.unit, a.better)
 
     @helper
     def ratio(self, a: Case | None, b: Case | None) -> float | None:

@@ -117,8 +117,6 @@ def _lost_environment(previous: Path, host: str) -> dict:
 
 def run_on_cluster(experiments, opts, scheduler: str, root: Path, progress: PlainProgress) -> dict[str, str]:
     """Run ``experiments`` on every bench worker of ``scheduler``; returns {"host/exp": status}."""
-    from experiments.harness import runner
-
     try:
         from distributed import Client
     except ImportError:

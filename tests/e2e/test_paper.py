@@ -3,6 +3,7 @@ reference in place, and no measured number typed into the templates."""
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 import shutil
@@ -33,7 +34,7 @@ ARTEFACTS = {
     "a small time in seconds with a power of ten": r"×10[⁻-][\d⁰¹²³⁴⁵⁶⁷⁸⁹]+ s\b",
     "an internal id in prose": r"\b(?:pytorch|tensorflow|litert|onnxruntime|keras)/[a-z_]+",
     "a raw mode id in prose": r"\b(?:eager_cl|compile_model|matmul_graph|int8_dynamic|fresh_process)\b",
-    "n/a without a reason": r"n/a(?! \()",
+    "n/a without a reason": r"(?<![\"“])n/a(?! \()(?![\"”])",
 }
 # Names that contain digits but are not numbers.
 ALLOWED_TOKENS = re.compile(r"(?<!\w)(FP32|float32|p90|p99|95%|TF\s?2|Keras\s3|PyTorch\s2)(?!\w)")
@@ -103,9 +104,14 @@ def test_main_text_is_25_to_35_pages_and_the_appendix_at_most_4(paper):
 
 
 def _visible_text(html: str) -> str:
+    """The prose a reader sees: without code, charts and the bibliography (titles and URLs are
+    quoted as their sources write them)."""
     html = re.sub(r"<(script|style|svg|pre|code)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r'<ol class="references".*?</ol>', " ", html, flags=re.S)
     html = re.sub(r'<span class="label">.*?</span>', " ", html)
-    text = re.sub(r"<[^>]+>", "", html)
+    # Block boundaries separate text; inline tags (code, a, strong) do not.
+    html = re.sub(r"</?(p|li|ul|ol|td|th|tr|h[1-6]|div|figcaption|caption|section|br|table|figure|nav|main)\b[^>]*>", "\n", html)
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
     return re.sub(r"[ \t]+", " ", text)
 
 
@@ -117,11 +123,22 @@ def test_no_generator_artefacts_in_the_rendered_paper(paper, what):
     assert hits == [], f"{what}: {hits[:3]}"
 
 
+def test_chart_text_is_plain_text(paper):
+    """Charts keep mathtext off, so TeX markup in tick labels would print literally."""
+    svgs = re.findall(r"<svg\b.*?</svg>", paper["html"], flags=re.S)
+    assert svgs and not any("mathdefault" in svg or "$10^" in svg for svg in svgs)
+
+
 def test_no_hyphenated_words_in_table_headers_or_lower_case_legends(paper):
     for header in re.findall(r"<th[^>]*>(.*?)</th>", paper["html"], flags=re.S):
         assert "&shy;" not in header and "\u00ad" not in header, header
-    for legend in re.findall(r"<text[^>]*class=\"legend\"[^>]*>(.*?)</text>", paper["html"]):
-        assert legend[:1].isupper(), legend
+    # Chart text (legends, axis labels, ticks) starts with a capital; host names and "n/a" excepted.
+    texts = [t.strip() for svg in re.findall(r"<svg\b.*?</svg>", paper["html"], flags=re.S)
+             for t in re.findall(r"<text\b[^>]*>([^<]+)</text>", svg)]
+    assert texts
+    lower = [t for t in texts if t[:1].isalpha() and t[:1].islower() and t != "n/a"
+             and not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", t) and not t.startswith(("torch.", "tf."))]
+    assert lower == []
 
 
 def _prose(text: str) -> str:

@@ -52,3 +52,18 @@ def test_failed_case_is_reported_with_reason():
     assert fmt_case(bad) == "n/a (failed: RuntimeError: Flex delegate missing)"
     assert compare_sentence(ok, bad, "TorchScript", "LiteRT") == (
         "TorchScript produced a result while LiteRT did not (n/a (failed: RuntimeError: Flex delegate missing))")
+
+
+def test_change_words_follow_the_quantity():
+    from report.formatting import fmt_change
+
+    # Sizes: the plain change of the value ("44% smaller" is 0.56 times the size).
+    assert fmt_change(825.0, 1466.0, "MiB", "lower") == "44% smaller"
+    assert fmt_change(1466.0, 825.0, "MiB", "lower") == "78% larger"
+    assert fmt_change(55.0, 201.0, "bytes", "lower") == "3.65× smaller"
+    # Times and rates: speed words, symmetric (50% slower = takes 1.5 times as long).
+    assert fmt_change(1.0, 1.5, "ms", "lower") == "50% faster"
+    assert fmt_change(1.5, 1.0, "ms", "lower") == "50% slower"
+    assert fmt_change(100.0, 300.0, "samples/s", "higher") == "3× slower"
+    # Scores: higher/lower.
+    assert fmt_change(0.9, 1.0, "ratio", "higher") == "10% lower"
