@@ -4,7 +4,7 @@ The site holds no second copy of the paper's text: the built ``dist/`` HTML and 
 byte for byte into ``paper/``, with ``results/`` (JSON and CSV) and the experiment modules next
 to it, so the relative provenance links under each figure work on the site as in a checkout.
 
-Sources: ``docs/`` (hand-written pages, where ``{{ version }}``, ``{{ stem }}``, ``{{ title }}``,
+Sources: ``docs/`` (hand-written pages, where ``{{ version }}``, ``{{ stem }}``, ``{{ title }}``, ``{{ primary_host }}``,
 ``{{ date }}`` and ``{{ commit }}`` are replaced) plus pages generated here (the paper, the
 results, how to cite, the changelog), staged together into ``build/site-src/``, which
 ``mkdocs.yml`` names as its ``docs_dir``. Then ``mkdocs build --strict`` writes ``site/``.
@@ -128,6 +128,16 @@ class SiteInputs:
     pdf: Path
 
 
+def _primary_host(config) -> str:
+    """The host the paper reports: ``[tool.paper] primary_host``, else the only host folder."""
+    from results_contract.hosts import host_folders
+
+    if config.primary_host:
+        return config.primary_host
+    folders = host_folders(config.results_dir) if config.results_dir.is_dir() else []
+    return folders[0].name if len(folders) == 1 else "<our host>"
+
+
 def _substitute(text: str, values: dict[str, str]) -> str:
     for key, value in values.items():
         text = re.sub(r"\{\{\s*" + key + r"\s*\}\}", lambda _m, v=value: v, text)
@@ -144,7 +154,8 @@ def stage(inputs: SiteInputs, stage_dir: Path) -> Path:
         shutil.copytree(docs, stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
     values = {"version": config.version, "stem": config.artifact_stem, "title": config.title,
-              "date": prov.date.isoformat(), "commit": prov.short_commit}
+              "date": prov.date.isoformat(), "commit": prov.short_commit,
+              "primary_host": _primary_host(config)}
     for page in stage_dir.rglob("*.md"):
         page.write_text(_substitute(page.read_text(encoding="utf-8"), values), encoding="utf-8")
 

@@ -79,6 +79,8 @@ def test_changelog_reproduce_and_contributing_pages(site_project):
     reproduce = text_of(site / "reproduce.html")
     assert "make experiments" in reproduce and "make verify" in reproduce
     assert "{{" not in reproduce and f"dist/{STEM}.pdf" in reproduce  # placeholders were filled
+    # Reproduce on your machine, then compare it with ours (the primary host, filled in).
+    assert "build.py compare fixture-host" in reproduce and "--fail-on-regression" in reproduce
     assert "experiments/<name>.py" in text_of(site / "contributing.html")
 
 
