@@ -162,38 +162,80 @@ def test_no_number_is_typed_into_results_sections(name):
     assert re.findall(r"(?<![\w.])\d+(\.\d+)?(?![\w])", code) == [], f"{name}: numeric literal in an expression"
 
 
-def test_perturbed_result_changes_number_and_sentence(tmp_path):
-    """Change one measurement in a copy of the results; the paper's number and comparison follow."""
-    root = tmp_path / "repo"
+def _copy_repo(root: Path) -> None:
     for part in ("report", "templates", "results", "experiments", "results_contract"):
         shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
     for part in ("pyproject.toml", "references.bib", "build.py", "cli.py"):
         shutil.copy(REPO / part, root / part)
-    path = root / "results" / "inference.json"
-    data = json.loads(path.read_text())
-    target = next(c for c in data["cases"] if c["status"] == "ok" and c["framework"] == "pytorch"
-                  and c["mode"] == "eager" and c["model"] == "cnn" and c["metric"] == "latency")
-    rival = next(c for c in data["cases"] if c["status"] == "ok" and c["framework"] == "tensorflow"
-                 and c["mode"] == "eager" and c["model"] == "cnn" and c["metric"] == "latency")
+
+
+def _guide_item(html: str, title: str) -> str:
+    start = html.index(f"<strong>{title}")
+    return html[start:html.index("</li>", start)]
+
+
+def test_decision_guide_follows_its_data(tmp_path):
+    """Make PyTorch five times slower in every training case of the primary host: the guide's
+    training item, the abstract and the conclusion must now name TensorFlow, and the number moves."""
+    import tomllib
+
+    from results_contract.stats import summarize
+
+    root = tmp_path / "repo"
+    _copy_repo(root)
+    primary = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["paper"]["primary_host"]
     before = build_paper(root, tmp_path / "before", "--no-pdf")
     assert before.returncode == 0, before.stderr
     html_before = next((tmp_path / "before").glob("*.html")).read_text()
 
-    # Make PyTorch eager clearly slower than TensorFlow eager: the abstract's sentence must flip.
-    factor = 1000 * rival["ci95"][1] / max(target["ci95"][0], 1e-12)
-    for key in ("median", "p90", "p99", "mean"):
-        target[key] = target[key] * factor
-    target["samples"] = [s * factor for s in target["samples"]]
-    target["ci95"] = [v * factor for v in target["ci95"]]
+    path = root / "results" / primary / "training.json"
+    data = json.loads(path.read_text())
+    changed = 0
+    for case in data["cases"]:
+        if case["framework"] == "pytorch" and case["metric"] == "throughput" and case["status"] == "ok":
+            runs = [[x / 5 for x in run["samples"]] for run in case["runs"]]
+            case.update(summarize(runs))
+            changed += 1
+    assert changed
     path.write_text(json.dumps(data, sort_keys=True))
     after = build_paper(root, tmp_path / "after", "--no-pdf")
     assert after.returncode == 0, after.stderr
     html_after = next((tmp_path / "after").glob("*.html")).read_text()
 
-    from report.formatting import fmt_number
+    item_before = _guide_item(html_before, "Training small models on a CPU.")
+    item_after = _guide_item(html_after, "Training small models on a CPU.")
+    assert item_before != item_after
+    assert "PyTorch is faster for none of the models, TensorFlow for every model" in item_after
+    conclusion = html_after[html_after.index('id="sec:conclusion"'):]
+    assert "favour PyTorch for\nnone of the models" in conclusion or "favour PyTorch for none of the models" in \
+        re.sub(r"\s+", " ", conclusion)
 
-    assert fmt_number(target["median"]) + " ms" in html_after
-    abstract_before = html_before[html_before.index('id="abstract"'):html_before.index('<nav class="toc"')]
-    abstract_after = html_after[html_after.index('id="abstract"'):html_after.index('<nav class="toc"')]
-    assert abstract_before != abstract_after
-    assert re.search(r"PyTorch eager \([^)]*\) is [\d.,]+× slower than TensorFlow eager", abstract_after)
+
+def test_perturbed_latency_flips_the_abstract(tmp_path):
+    """Make PyTorch's CNN latency 100 times longer in every mode: the abstract's generated sentence
+    turns around and prints the new median."""
+    import tomllib
+
+    from report.formatting import fmt_quantity
+    from results_contract.stats import summarize
+
+    root = tmp_path / "repo"
+    _copy_repo(root)
+    primary = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["paper"]["primary_host"]
+    path = root / "results" / primary / "inference.json"
+    data = json.loads(path.read_text())
+    target = None
+    for case in data["cases"]:
+        if case["framework"] == "pytorch" and case["model"] == "cnn" and case["metric"] == "latency" \
+                and case["status"] == "ok":
+            case.update(summarize([[x * 100 for x in run["samples"]] for run in case["runs"]]))
+            if case["mode"] == "eager" and case["params"].get("boundary") == "tensor" and case["params"].get("threads") == 2:
+                target = case
+    assert target is not None
+    path.write_text(json.dumps(data, sort_keys=True))
+    after = build_paper(root, tmp_path / "after", "--no-pdf")
+    assert after.returncode == 0, after.stderr
+    html = next((tmp_path / "after").glob("*.html")).read_text()
+    abstract = re.sub(r"\s+", " ", html[html.index('id="abstract"'):html.index('<nav class="toc"')])
+    assert fmt_quantity(target["median"], "ms") in abstract
+    assert re.search(r"PyTorch [^()]+ \([^)]*\) is [\d.,]+× slower than TensorFlow", abstract)
