@@ -166,6 +166,8 @@ def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False
                                primary=config.primary_host)
         bib = load_bibliography(config.bibliography, problems, _rel(config, config.bibliography),
                                 config.max_input_bytes)
+    if results.primary is not None and results.primary not in results.hosts:
+        problems.raise_if_errors()  # the paper reports a host that has no results: nothing to render
     with timer("render"):
         page, state = _render(config, prov, results, bib, problems)
     if page is None:

@@ -172,6 +172,8 @@ class Helpers:
     def _cases(self, experiment: str, filters: dict[str, Any], where: str) -> list[Case]:
         if experiment in self.results.failed:  # refused at load time, and reported there
             return []
+        if self.results.primary and self.results.primary not in self.results.hosts:
+            return []  # the missing primary host was reported at load time: no cascade
         if self.results.experiment(experiment) is None:
             self.problems.error(f"{where}: no results for experiment '{experiment}'; "
                                 f"run `python build.py experiments {experiment}` or fix the name")
@@ -218,6 +220,13 @@ class Helpers:
         sizes or thread counts without typing them."""
         values = {c.field(name) for c in self._cases(experiment, filters, template_location())}
         return sorted((v for v in values if v is not None), key=lambda v: (str(type(v)), v))
+
+    @helper
+    def pinned_threads(self, experiment: str) -> int | None:
+        """The largest pinned thread count among ``experiment``'s cases (the main configuration;
+        cases run with the frameworks' defaults are not pinned), or None if it has none."""
+        counts = [v for v in self.params(experiment, "threads") if isinstance(v, int) and not isinstance(v, bool)]
+        return max(counts) if counts else None
 
     @helper
     def best(self, experiment: str, **filters: Any) -> Case | None:

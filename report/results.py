@@ -59,7 +59,8 @@ class ResultsSet:
 
     @property
     def _primary(self) -> HostResults:
-        return self.hosts.get(self.primary) if self.primary else HostResults("none")
+        found = self.hosts.get(self.primary) if self.primary else None
+        return found if found is not None else HostResults("none")  # a missing primary is reported at load
 
     @property
     def files(self) -> dict[str, ResultsFile]:

@@ -185,3 +185,17 @@ def test_bad_results_file_and_template_errors_in_one_run_without_cascades(projec
     assert len(errors) == 2, errors
     assert errors[0].startswith("error: results/fixture-host/latency.json:1:3: not valid JSON")
     assert "unknown citation key 'nope1'" in errors[1]
+
+
+def test_primary_host_without_a_folder_is_one_line(project):
+    """``[tool.paper] primary_host`` naming a host with no results folder: one line, no traceback."""
+    from support import run_build
+
+    with (project / "pyproject.toml").open("a") as f:
+        f.write('primary_host = "elsewhere"\n')
+    result = run_build(project, "check")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: pyproject.toml: [tool.paper] primary_host 'elsewhere' has no folder in results; "
+                      "hosts: fixture-host"]
