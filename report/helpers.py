@@ -460,7 +460,10 @@ class Helpers:
 
     @helper
     def display_name(self, framework: str, mode: str | None = None) -> str:
-        """A reader's name for a framework and mode id: ("pytorch", "eager") → "PyTorch eager"."""
+        """A reader's name for a framework and mode id: ("pytorch", "eager") → "PyTorch eager";
+        a combined id "pytorch/eager" works too."""
+        if mode is None and "/" in framework:
+            framework, mode = framework.split("/", 1)
         name = FRAMEWORK_NAMES.get(framework, framework)
         return name if not mode else f"{name} {MODE_NAMES.get(mode, mode.replace('_', ' '))}"
 
@@ -567,6 +570,11 @@ class Helpers:
     def fmt(self, value: float, unit: str = "") -> str:
         """A number with its unit, three significant digits ("1.23 ms", "4.5 MiB")."""
         return formatting.fmt_quantity(value, unit)
+
+    @helper
+    def pct(self, fraction: float | None) -> str:
+        """A fraction as a percentage: ``pct(min_effect)`` → "5%", ``pct(0.619)`` → "61.9%"."""
+        return "n/a" if fraction is None else f"{formatting.fmt_number(fraction * 100)}%"
 
     @helper
     def fmt_number(self, value: float, digits: int = 3) -> str:
