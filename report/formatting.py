@@ -170,6 +170,8 @@ def fmt_change(a_value: float, b_value: float, unit: str, better: str) -> str:
     u = unit_of(unit)
     up, down = (("larger", "smaller") if better == "lower" else ("higher", "lower")) if u.kind not in ("time", "rate") \
         else (None, None)
+    if unit == "lines":
+        up, down = "longer", "shorter"
     if up is None:
         speed = b_value / a_value if better == "lower" else a_value / b_value
         good, bad = u.words(better)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import re
 import math
 import sys
 from dataclasses import dataclass
@@ -469,13 +470,16 @@ class Helpers:
 
     @helper
     def which_of(self, selected: Iterable[Any], among: Iterable[Any], noun: str = "models") -> str:
-        """"every model", "none of the models" or "mlp and cnn": which of ``among`` are in
-        ``selected``, in the order of ``among``."""
+        """"all four models", "none of the models" or "MLP and CNN": which of ``among`` are in
+        ``selected``, in the order of ``among`` (model ids in their display names)."""
         among = list(among)
         chosen = [x for x in among if x in set(selected)]
         singular = noun[:-1] if noun.endswith("s") else noun
         if among and len(chosen) == len(among):
-            return f"every {singular}"
+            if len(among) == 1:
+                return f"the {MODEL_NAMES.get(str(among[0]), str(among[0])) if noun == 'models' else among[0]}"
+            words = {2: "both", 3: "all three", 4: "all four", 5: "all five", 6: "all six"}
+            return f"{words.get(len(among), f'all {len(among)}')} {noun}"
         if not chosen:
             return f"none of the {noun}"
         names = [MODEL_NAMES.get(str(x), str(x)) if noun == "models" else str(x) for x in chosen]
@@ -570,6 +574,16 @@ class Helpers:
     def fmt(self, value: float, unit: str = "") -> str:
         """A number with its unit, three significant digits ("1.23 ms", "4.5 MiB")."""
         return formatting.fmt_quantity(value, unit)
+
+    @helper
+    def prose_note(self, case: Case | None) -> str:
+        """A case's recorded ``notes`` as prose: the first note only, without parenthesised
+        pointers into the results file (``(extra.os_counters...)``) or a trailing period."""
+        if case is None or not case.notes:
+            return ""
+        text = case.notes.split("; ")[0] if case.notes.count(";") > 2 else case.notes
+        text = re.sub(r"\s*\([^()]*\bextra\.[^()]*\)", "", text)
+        return text.strip().rstrip(".")
 
     @helper
     def pct(self, fraction: float | None) -> str:
