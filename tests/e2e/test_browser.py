@@ -201,7 +201,7 @@ def test_paper_in_browser(browser, site_project, tmp_path):
     assert facts["charts"], "no figure in the paper"
     assert all(c and c[0] > 100 and c[1] > 50 for c in facts["charts"]), facts["charts"]
     # The figure's provenance links (results file, experiment module) resolve from dist/.
-    assert any(l.endswith("/results/latency.json") for l in facts["links"])
+    assert any("/results/" in l and l.endswith("/latency.json") for l in facts["links"])
     assert any(l.endswith("/experiments/fake_latency.py") for l in facts["links"])
     shot = browser.screenshot(tmp_path / "paper.png", REPO / "build" / "screenshots" / "paper.png")
     assert png_size(shot)[0] >= 1000
@@ -222,7 +222,7 @@ def test_site_in_browser_from_file_system(browser, site_project, tmp_path):
     paper = browser.open(site / "paper" / f"{STEM}.html")
     check_page(paper)
     assert paper["charts"] and all(c[0] > 100 for c in paper["charts"])
-    assert any(l.endswith("/results/latency.json") for l in paper["links"])
+    assert any("/results/" in l and l.endswith("/latency.json") for l in paper["links"])
 
 
 def test_site_when_served_over_http(browser, site_project):
