@@ -380,16 +380,26 @@ class Helpers:
         return Markup(FIGURE_MARK.format(len(self.state.figures) - 1))
 
     @helper
-    def tally(self, experiment: str, metric: str, rule: str = "fastest", by: str = "model", **filters: Any) -> dict:
+    def tally(self, experiment: str, metric: str, rule: str = "fastest", by: str = "model", host: str | None = None,
+              point_estimates: bool = False, **filters: Any) -> dict:
         """For each value of ``by`` (each model), apply ``headline``'s ``rule`` ("fastest" or
         "default") and group the values by outcome: ``{"pytorch": [...], "tensorflow": [...],
         "within": [...], "unclear": [...], "missing": [...]}`` (within: a gap under min_effect;
-        unclear: overlapping CIs or fewer than three processes)."""
+        unclear: overlapping CIs or fewer than three processes). ``host`` tallies another host;
+        ``point_estimates`` ranks cases without CIs (version-1 data) by their medians and the
+        threshold alone."""
         out: dict[str, list] = {"pytorch": [], "tensorflow": [], "within": [], "unclear": [], "missing": []}
-        for value in self.params(experiment, by, metric=metric, **filters):
-            pairing = getattr(self.headline(experiment, metric, **{by: value, **filters}), rule)
+        found = self._host_cases(host, experiment, {"metric": metric, **filters}, template_location())
+        values = sorted({c.field(by) for c in found if c.field(by) is not None}, key=lambda v: (str(type(v)), v))
+        for value in values:
+            pairing = getattr(self.headline(experiment, metric, host=host, **{by: value, **filters}), rule)
+            found_verdict = pairing.verdict
+            if point_estimates and found_verdict == formatting.NO_CI:
+                r = formatting.ratio(pairing.a, pairing.b) or 1.0
+                found_verdict = (formatting.BETTER if r >= 1 + self.min_effect else formatting.WORSE
+                                 if r <= 1 / (1 + self.min_effect) else formatting.WITHIN)
             key = {formatting.BETTER: "pytorch", formatting.WORSE: "tensorflow", formatting.WITHIN: "within",
-                   formatting.MISSING: "missing"}.get(pairing.verdict, "unclear")
+                   formatting.MISSING: "missing"}.get(found_verdict, "unclear")
             out[key].append(value)
         return out
 
