@@ -62,8 +62,8 @@ def _build_options(p: argparse.ArgumentParser, *, outputs: bool) -> None:
     p.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")
     p.add_argument("--results", type=Path, default=None, help="read results from this directory instead "
                    "of [tool.paper] results (e.g. build/results-quick to preview a --quick run)")
-    p.add_argument("--strict", action="store_true", help="treat warnings (unused references, noisy "
-                   "measurements, mixed environments) as errors")
+    p.add_argument("--strict", action="store_true", help="treat warnings (unused references, mixed "
+                   "environments) as errors; notes (noisy measurements) stay notes")
     if outputs:
         p.add_argument("--out", type=Path, default=None, help="output directory (default: <root>/dist)")
         p.add_argument("--no-pdf", action="store_true", help="write only the HTML (a fast preview)")
@@ -81,6 +81,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                     pdf=check or not args.no_pdf, check_only=check, log=log)
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for note in outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
     for path in outcome.removed:
         print(f"removed {_show(path)}: it was older than the HTML beside it (built with --no-pdf)")
     if check:

@@ -44,6 +44,7 @@ def chart_cache_dir() -> Path:
 class AssembledPage:
     html: str
     warnings: list[str]
+    notes: list[str] = field(default_factory=list)
     attachments: list[PdfAttachment] = field(default_factory=list)
     pdf_variant: str | None = PDF_VARIANT
     figures: int = 0
@@ -109,7 +110,8 @@ def _render(config: PaperConfig, prov: Provenance, results, bib, problems: Probl
 
 
 def _warn(config: PaperConfig, results, bib, state: DocumentState, problems: Problems) -> None:
-    """Uncited references, results from different machines compared together, noisy cases."""
+    """Uncited references and results from different machines compared together (warnings); noisy
+    cases (notes: the data are what the machine gave, and the paper reports their intervals)."""
     bib_where = _rel(config, config.bibliography)
     for key, entry in bib.entries.items():
         if key not in state.citations:
@@ -121,7 +123,7 @@ def _warn(config: PaperConfig, results, bib, state: DocumentState, problems: Pro
         rf = results.experiment(name)
         noisy = [c for c in rf.cases if c.ok and c.noisy]
         if noisy:
-            problems.warn(f"{_rel(config, rf.path)}: {len(noisy)} of {len(rf.cases)} cases are noisy "
+            problems.note(f"{_rel(config, rf.path)}: {len(noisy)} of {len(rf.cases)} cases are noisy "
                           f"(CI half-width > 5% of the median), e.g. {noisy[0].short_id()}")
 
 
@@ -186,5 +188,5 @@ def assemble_page(config: PaperConfig, prov: Provenance, *, strict: bool = False
                 problems.error(f"{config.main_template}: the page would contain executable markup {found}; the "
                                "paper is script-free, so this is a generator bug: report it with the inputs")
     problems.raise_if_errors(strict)
-    return AssembledPage(final, problems.warnings, _attachments(config, results), figures=len(state.figures),
+    return AssembledPage(final, problems.warnings, problems.notes, _attachments(config, results), figures=len(state.figures),
                          timings=timer.seconds)

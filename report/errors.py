@@ -15,10 +15,11 @@ __all__ = ["Problems", "UserError", "one_line"]
 
 @dataclass
 class Problems:
-    """Errors and warnings gathered while loading and rendering."""
+    """Errors, warnings and notes gathered while loading and rendering."""
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # facts about the data, never fatal
 
     def error(self, message: str) -> None:
         message = one_line(message)
@@ -29,6 +30,13 @@ class Problems:
         message = one_line(message)
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def note(self, message: str) -> None:
+        """Something a reader of the build log should know that no author edit can fix (for
+        example measurements whose CIs are wide on a noisy machine); not fatal even with --strict."""
+        message = one_line(message)
+        if message not in self.notes:
+            self.notes.append(message)
 
     def raise_if_errors(self, strict: bool = False) -> None:
         """Raise one UserError carrying every error (and every warning when strict)."""

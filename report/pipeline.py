@@ -32,6 +32,7 @@ class BuildOutcome:
     pdf_path: Path | None = None
     skipped: bool = False
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     pages: int | None = None
     removed: list[Path] = field(default_factory=list)
@@ -123,7 +124,7 @@ def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, forc
     from report.assemble import assemble_page  # heavy imports only when there is work to do
 
     page = assemble_page(config, prov, strict=strict, draw=not check_only, log=log)
-    outcome = BuildOutcome(warnings=page.warnings)
+    outcome = BuildOutcome(warnings=page.warnings, notes=page.notes)
     if check_only:
         outcome.seconds = time.perf_counter() - started
         return outcome

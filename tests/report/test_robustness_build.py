@@ -104,16 +104,18 @@ def test_check_writes_nothing_and_is_fast(project):
     assert elapsed < 5, f"check took {elapsed:.1f} s"
 
 
-def test_check_strict_fails_on_noisy_measurements(project):
+def test_noisy_measurements_are_a_note_even_with_strict(project):
+    """Wide process-level CIs are a fact about the machine, not an author error: reported, not fatal."""
     import json
 
     path = project / "results" / "fixture-host" / "latency.json"
     doc = json.loads(path.read_text())
     doc["cases"][0]["noisy"] = True
     path.write_text(json.dumps(doc))
-    result = run_build(project, "check")
-    assert result.returncode == 0 and "cases are noisy" in result.stderr
-    result = run_build(project, "check", "--strict")
-    errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
-    assert result.returncode == 1 and len(errors) == 1
-    assert errors[0].startswith("error: results/fixture-host/latency.json: 1 of ") and errors[0].endswith("(warning, fatal with --strict)")
+    for extra in ((), ("--strict",)):
+        result = run_build(project, "check", *extra)
+        notes = [l for l in result.stderr.splitlines() if l.startswith("note: ")]
+        assert result.returncode == 0, result.stderr
+        assert notes == [n for n in notes if "cases are noisy" in n] and len(notes) == 1
+        assert notes[0].startswith("note: results/fixture-host/latency.json: 1 of ")
+        assert "error:" not in result.stderr
