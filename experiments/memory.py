@@ -4,8 +4,11 @@ The process high-water mark (``ru_maxrss``) only ever grows, so one process cann
 two workloads. Each measurement therefore runs in a fresh child process started by ``run``
 (``python -m experiments.memory``): it imports the framework, records its RSS, builds the
 model, runs the workload in the framework's main mode (PyTorch eager, TensorFlow
-``tf.function``) and reports ``ru_maxrss``. ``peak_rss`` is that whole-process peak, runtime
-included; ``peak_rss_over_import`` subtracts the RSS right after importing the framework,
+``tf.function``) and reports its peak resident set (``VmHWM`` in ``/proc/self/status``).
+Not ``ru_maxrss``: Linux keeps that across ``execve``, so a child started by a worker that had
+already trained a model reported the *worker's* peak (the first full run of schema 2 did exactly
+that: identical peaks for every model). ``VmHWM`` belongs to the address space, which ``execve``
+replaces. ``peak_rss`` is that whole-process peak, runtime included; ``peak_rss_over_import`` subtracts the RSS right after importing the framework,
 which leaves what the model, data, optimiser and workload cost.
 """
 
@@ -31,7 +34,7 @@ MAIN_MODE = {"pytorch": "eager", "tensorflow": "graph"}
 PROCESSES = 5  # fresh children per case: each is one run (the process is the unit of replication)
 PHASES = ("training", "inference")
 INFERENCE_MODEL = "cnn"
-NOTES = ("fresh child process per sample; ru_maxrss after the workload; over_import subtracts "
+NOTES = ("fresh child process per sample; peak RSS (VmHWM, which execve resets) after the workload; over_import subtracts "
          "the RSS measured right after importing the framework (so it includes modules the "
          "workload imports lazily, such as torch._dynamo for torch.optim)")
 
@@ -74,8 +77,17 @@ def _rss_mib() -> float:
 
 
 def _peak_mib() -> float:
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return kib / 1024
+    """This address space's peak RSS. ``VmHWM`` where ``/proc`` has it (Linux); elsewhere
+    ``ru_maxrss``, which on macOS is in bytes and is not inherited across exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _measure_torch(job: dict) -> float:

@@ -21,6 +21,7 @@ from experiments import inference, memory, parity, training  # noqa: E402
 from experiments.harness import Context  # noqa: E402
 from experiments.harness.cases import check_unique  # noqa: E402
 from experiments.models.weights import MODELS  # noqa: E402
+from tests.support import REPO  # noqa: E402
 
 pytestmark = pytest.mark.frameworks
 
@@ -116,6 +117,22 @@ def test_parity_compare_detects_differences():
     assert scores["max_abs_diff"] == pytest.approx(1.0)
     assert scores["max_rel_diff"] == pytest.approx(1.0)
     assert scores["label_agreement"] == 0.5
+
+
+def test_memory_peak_is_not_inherited_from_the_parent():
+    """ru_maxrss survives execve on Linux; the child's peak must be its own, not its parent's."""
+    import subprocess
+    import sys
+
+    from experiments.harness.children import child_env
+
+    ballast = bytearray(400 * 2**20)  # raise this process's peak by 400 MiB, touched
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    out = subprocess.run([sys.executable, "-c", "from experiments.memory import _peak_mib; print(_peak_mib())"],
+                         env=child_env(threads=1), capture_output=True, text=True, check=True, cwd=REPO)
+    del ballast
+    assert float(out.stdout) < 200, out.stdout  # a bare interpreter, not the 400+ MiB parent
 
 
 def test_memory_measures_a_fresh_process():
