@@ -283,7 +283,11 @@ def _draw_bars(ax, spec: ChartSpec) -> None:
         for p in failed:
             ax.text(p, floor if spec.log else 0, "n/a", rotation=90, ha="center", va="bottom",
                     fontsize=6.5, color="#991b1b")
-    ax.set_xticks(range(len(xs)), [spec.x_labels.get(x, str(x)) for x in xs])
+    labels = [spec.x_labels.get(x, str(x)) for x in xs]
+    # Many or long category names collide at the chart's width: slant them instead.
+    slant = len(xs) > 5 and max((len(t) for t in labels), default=0) > 8
+    ax.set_xticks(range(len(xs)), labels, rotation=25 if slant else 0, ha="right" if slant else "center",
+                  rotation_mode="anchor" if slant else "default")
 
 
 def _draw_lines(ax, spec: ChartSpec) -> None:

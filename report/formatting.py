@@ -172,6 +172,8 @@ def fmt_change(a_value: float, b_value: float, unit: str, better: str) -> str:
         else (None, None)
     if unit == "lines":
         up, down = "longer", "shorter"
+    elif u.kind == "count" and up is not None:
+        up, down = "more", "fewer"
     if up is None:
         speed = b_value / a_value if better == "lower" else a_value / b_value
         good, bad = u.words(better)
@@ -193,6 +195,14 @@ def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | 
         return f"{good} produced a result while {bad} did not ({fmt_case(bad_case)})"
     va = fmt_quantity(a.median, a.unit)
     vb = fmt_quantity(b.median, b.unit)
+    if a.unit == "ratio" and b.unit == "ratio" and a.deterministic and b.deterministic:
+        # Shares such as accuracy: a relative threshold would call 97% and 92.5% "within 5%";
+        # the difference in percentage points is what a reader compares.
+        points = (a.median - b.median) * 100
+        if points == 0:
+            return f"{a_name} and {b_name} are equal ({va})"
+        return (f"{a_name} ({va}) is {fmt_number(abs(points), 2)} percentage point{'s' if abs(points) != 1 else ''} "
+                f"{'higher' if points > 0 else 'lower'} than {b_name} ({vb})")
     found = verdict(a, b, min_effect)
     if found == NOT_RANKED:
         return f"{a_name} measured {va} and {b_name} {vb}"

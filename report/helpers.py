@@ -334,8 +334,10 @@ class Helpers:
             if entry["pooled"]:
                 value = pr.speedup[0] if pr.speedup else None
                 d = 0 if value is None or abs(math.log(value)) < math.log(1 + self.min_effect) else (1 if value > 1 else -1)
+                faster = {1: "PyTorch", -1: "TensorFlow"}.get(d)
                 entry["status"] = "same direction (point estimate, no CI)" if d == direction and d else \
-                    "opposite direction (point estimate, no CI)" if d == -direction and d else "no direction beyond the threshold"
+                    "opposite direction (point estimate, no CI)" if d == -direction and d else \
+                    f"{faster} faster (point estimate, no CI)" if d else "no direction beyond the threshold"
             else:
                 d = {formatting.BETTER: 1, formatting.WORSE: -1}.get(pr.verdict, 0)
                 entry["status"] = "holds" if d == direction and d else "reverses" if d == -direction and d else \
@@ -384,11 +386,12 @@ class Helpers:
               point_estimates: bool = False, **filters: Any) -> dict:
         """For each value of ``by`` (each model), apply ``headline``'s ``rule`` ("fastest" or
         "default") and group the values by outcome: ``{"pytorch": [...], "tensorflow": [...],
-        "within": [...], "unclear": [...], "missing": [...]}`` (within: a gap under min_effect;
-        unclear: overlapping CIs or fewer than three processes). ``host`` tallies another host;
+        "within": [...], "unclear": [...], "no_ci": [...], "missing": [...]}`` (within: a gap under
+        min_effect; unclear: overlapping CIs; no_ci: fewer than three processes). ``host`` tallies another host;
         ``point_estimates`` ranks cases without CIs (version-1 data) by their medians and the
         threshold alone."""
-        out: dict[str, list] = {"pytorch": [], "tensorflow": [], "within": [], "unclear": [], "missing": []}
+        out: dict[str, list] = {"pytorch": [], "tensorflow": [], "within": [], "unclear": [], "no_ci": [],
+                                "missing": []}
         found = self._host_cases(host, experiment, {"metric": metric, **filters}, template_location())
         values = sorted({c.field(by) for c in found if c.field(by) is not None}, key=lambda v: (str(type(v)), v))
         for value in values:
@@ -399,7 +402,7 @@ class Helpers:
                 found_verdict = (formatting.BETTER if r >= 1 + self.min_effect else formatting.WORSE
                                  if r <= 1 / (1 + self.min_effect) else formatting.WITHIN)
             key = {formatting.BETTER: "pytorch", formatting.WORSE: "tensorflow", formatting.WITHIN: "within",
-                   formatting.MISSING: "missing"}.get(found_verdict, "unclear")
+                   formatting.MISSING: "missing", formatting.NO_CI: "no_ci"}.get(found_verdict, "unclear")
             out[key].append(value)
         return out
 
@@ -409,13 +412,15 @@ class Helpers:
         ``by``: ``within`` = the larger, over the two frameworks, of slowest-mode over fastest-mode
         (as a speed ratio, from the medians) and ``between`` = the gap between the two frameworks'
         fastest modes. Returns ``{"values": [...], "mode_matters": [values where within > between],
+        "by_framework": {"pytorch": [values where PyTorch's own spread > between], "tensorflow": [...]},
         "ratios": {value: (within, between)}}``."""
-        out: dict[str, Any] = {"values": [], "mode_matters": [], "ratios": {}}
+        out: dict[str, Any] = {"values": [], "mode_matters": [], "ratios": {},
+                               "by_framework": {"pytorch": [], "tensorflow": []}}
         for value in self.params(experiment, by, metric=metric, **filters):
             found = [c for c in self._cases(experiment, {"metric": metric, by: value, **filters}, template_location())
                      if c.ok and c.median]
             best: dict[str, Case] = {}
-            within = 1.0
+            spread: dict[str, float] = {}
             for fw in ("pytorch", "tensorflow"):
                 mine = [c for c in found if c.framework == fw]
                 if not mine:
@@ -423,7 +428,8 @@ class Helpers:
                 lo = self._extreme(mine, want_best=True)
                 hi = self._extreme(mine, want_best=False)
                 best[fw] = lo
-                within = max(within, formatting.ratio(lo, hi) or 1.0)
+                spread[fw] = formatting.ratio(lo, hi) or 1.0
+            within = max(spread.values(), default=1.0)
             if len(best) < 2:
                 continue
             r = formatting.ratio(best["pytorch"], best["tensorflow"]) or 1.0
@@ -432,6 +438,9 @@ class Helpers:
             out["ratios"][value] = (within, between)
             if within > between:
                 out["mode_matters"].append(value)
+            for fw, own in spread.items():
+                if own > between:
+                    out["by_framework"][fw].append(value)
         return out
 
     @helper
@@ -483,7 +492,8 @@ class Helpers:
         """"all four models", "none of the models" or "MLP and CNN": which of ``among`` are in
         ``selected``, in the order of ``among`` (model ids in their display names)."""
         among = list(among)
-        chosen = [x for x in among if x in set(selected)]
+        picked = set(selected)  # once: ``selected`` may be a one-pass iterator (a Jinja filter's output)
+        chosen = [x for x in among if x in picked]
         singular = noun[:-1] if noun.endswith("s") else noun
         if among and len(chosen) == len(among):
             if len(among) == 1:

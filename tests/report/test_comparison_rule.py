@@ -75,6 +75,13 @@ def test_tally_counts_models_per_direction(tmp_path):
     assert h.tally("inference", "latency", rule="default")["tensorflow"] == ["cnn"]
 
 
+def test_which_of_accepts_a_one_pass_iterator(tmp_path):
+    """Templates pass filter output (``kdiff | unique``, a generator): every member must count."""
+    h = _helpers(tmp_path, LATENCY)
+    assert h.which_of(iter(["mlp", "cnn"]), ["cnn", "mlp", "lstm"]) == "CNN and MLP"
+    assert h.which_of((m for m in ["cnn", "mlp"]), ["cnn", "mlp"]) == "both models"
+
+
 def test_perturbation_flips_the_headline(tmp_path):
     table = copy.deepcopy(LATENCY)
     table["cnn"]["tensorflow"]["xla"] = 0.5
@@ -116,3 +123,13 @@ def test_fewer_than_three_processes_cannot_be_ranked():
 def test_deterministic_metrics_are_compared_against_the_threshold_directly():
     assert verdict(*_pair(100.0, 103.0, deterministic=True)) == "within"
     assert verdict(*_pair(100.0, 150.0, deterministic=True)) == "better"
+
+
+def test_shares_such_as_accuracy_compare_in_percentage_points():
+    """A relative threshold would call 97% against 92.5% "within 5%"; shares differ in points."""
+    import dataclasses
+
+    a, b = (dataclasses.replace(c, unit="ratio") for c in _pair(0.97, 0.925, deterministic=True))
+    sentence = compare_sentence(a, b, "int8", "float32")
+    assert "4.5 percentage points higher than float32" in sentence and "within" not in sentence
+    assert "equal" in compare_sentence(a, a, "int8", "float32")

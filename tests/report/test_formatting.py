@@ -65,5 +65,8 @@ def test_change_words_follow_the_quantity():
     assert fmt_change(1.0, 1.5, "ms", "lower") == "50% faster"
     assert fmt_change(1.5, 1.0, "ms", "lower") == "50% slower"
     assert fmt_change(100.0, 300.0, "samples/s", "higher") == "3× slower"
+    # Counts: more/fewer ("3.44× smaller" for a dependency count reads wrong).
+    assert fmt_change(9.0, 31.0, "count", "lower") == "3.44× fewer"
+    assert fmt_change(12.0, 9.0, "count", "lower") == "33% more"
     # Scores: higher/lower.
     assert fmt_change(0.9, 1.0, "ratio", "higher") == "10% lower"
