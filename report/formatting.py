@@ -83,7 +83,7 @@ def case_label(case: Case) -> str:
     """A reader's name for a case: framework plus mode, e.g. "PyTorch torch.compile"."""
     fw = FRAMEWORK_NAMES.get(case.framework, case.framework)
     mode = MODE_NAMES.get(case.mode, case.mode.replace("_", " "))
-    return f"{fw} {mode}"
+    return fw if mode.lower() == fw.lower() else f"{fw} {mode}"  # "LiteRT", not "LiteRT LiteRT"
 
 
 def fmt_case(case: Case, *, stat: str = "median", ci: bool = True) -> str:
@@ -213,7 +213,8 @@ def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | 
         return f"{a_name} ({va}) and {b_name} ({vb}) show no clear difference (their 95% CIs overlap)"
     if found == WITHIN:
         return f"{a_name} ({va}) and {b_name} ({vb}) are within {fmt_number(min_effect * 100)}% of each other"
-    return f"{a_name} ({va}) is {fmt_change(a.median, b.median, a.unit, a.better)} than {b_name} ({vb})"
+    verb = "has" if a.unit == "count" else "is"  # "PyTorch (9) has 3.44× fewer than TensorFlow (31)"
+    return f"{a_name} ({va}) {verb} {fmt_change(a.median, b.median, a.unit, a.better)} than {b_name} ({vb})"
 
 
 def describe_params(params: dict[str, Any]) -> str:

@@ -42,6 +42,15 @@ MODE_NAMES = {
     "eager_cl": "eager (channels_last)",
     "graph": "tf.function",
     "xla": "XLA",
+    # Deployment paths (the framework is the runtime that loads the artefact).
+    "torchscript": "TorchScript",
+    "torch_export": "torch.export",
+    "executorch": "ExecuTorch",
+    "savedmodel": "SavedModel",
+    "litert": "LiteRT",
+    "litert_static": "(batch fixed at one)",
+    "onnx": "(exported from PyTorch)",
+    "keras_onnx": "(exported from Keras)",
 }
 
 
