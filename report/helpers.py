@@ -109,6 +109,13 @@ class Sources:
     config: PaperConfig | None = None
 
 
+# Error texts whose cause is known, and how the paper says it (marker found in the error -> words).
+KNOWN_FAILURES = (
+    ("Select TensorFlow op", "the model needs TensorFlow (Flex) operations, which the LiteRT interpreter does not "
+                             "include (both interpreters tried; the full error is in the results file)"),
+)
+
+
 class Helpers:
     """The template functions of one build, bound to its inputs, problems and document state."""
 
@@ -116,6 +123,7 @@ class Helpers:
         self.sources, self.problems, self.state = sources, problems, state
         self.results, self.bib = sources.results, sources.bib
         self.min_effect = sources.config.min_effect if sources.config else 0.05
+        self.error_chars = sources.config.error_chars if sources.config else 160
 
     @classmethod
     def registry(cls) -> dict[str, Callable]:
@@ -594,6 +602,17 @@ class Helpers:
     def fmt(self, value: float, unit: str = "") -> str:
         """A number with its unit, three significant digits ("1.23 ms", "4.5 MiB")."""
         return formatting.fmt_quantity(value, unit)
+
+    @helper
+    def failure_reason(self, error: str | None) -> str:
+        """A recorded error as a reader reads it: known failure classes in words (for example
+        LiteRT's missing Flex operations), anything else cut to ``error_chars`` characters. The
+        full text stays in the results file."""
+        text = error or "no reason recorded"
+        for marker, words in KNOWN_FAILURES:
+            if marker in text:
+                return words
+        return text if len(text) <= self.error_chars else text[: self.error_chars - 3].rstrip() + "..."
 
     @helper
     def prose_note(self, case: Case | None) -> str:

@@ -133,3 +133,12 @@ def test_shares_such_as_accuracy_compare_in_percentage_points():
     sentence = compare_sentence(a, b, "int8", "float32")
     assert "4.5 percentage points higher than float32" in sentence and "within" not in sentence
     assert "equal" in compare_sentence(a, a, "int8", "float32")
+
+
+def test_failure_reasons_are_words_for_known_classes_and_cut_otherwise(tmp_path):
+    h = _helpers(tmp_path, LATENCY)
+    flex = "load failed: RuntimeError: ai_edge_litert: Select TensorFlow op(s), included in the given model, is(are) not"
+    assert "(s)" not in h.failure_reason(flex) and "Flex" in h.failure_reason(flex)
+    long = "ValueError: " + "x" * 1000
+    assert len(h.failure_reason(long)) == h.error_chars and h.failure_reason(long).endswith("...")
+    assert h.failure_reason(None) == "no reason recorded"
