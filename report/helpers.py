@@ -234,6 +234,21 @@ class Helpers:
         return sorted((v for v in values if v is not None), key=lambda v: (str(type(v)), v))
 
     @helper
+    def noise(self) -> dict[str, Any]:
+        """How noisy the primary host's timed cases are: ``{"cases": n with a process-level CI,
+        "wide": how many have a CI half-width above the noise threshold, "median_half_width":
+        the median half-width as a fraction of the median}`` (deterministic cases excluded)."""
+        widths, wide = [], 0
+        for rf in self.results.files.values():
+            for c in rf.cases:
+                if c.ok and not c.deterministic and c.ci95 and c.median:
+                    widths.append((c.ci95[1] - c.ci95[0]) / 2 / abs(c.median))
+                    wide += c.noisy
+        widths.sort()
+        middle = (widths[(len(widths) - 1) // 2] + widths[len(widths) // 2]) / 2 if widths else None
+        return {"cases": len(widths), "wide": wide, "median_half_width": middle}
+
+    @helper
     def pinned_threads(self, experiment: str) -> int | None:
         """The largest pinned thread count among ``experiment``'s cases (the main configuration;
         cases run with the frameworks' defaults are not pinned), or None if it has none."""
