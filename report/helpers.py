@@ -442,6 +442,7 @@ class Helpers:
         (as a speed ratio, from the medians) and ``between`` = the gap between the two frameworks'
         fastest modes. Returns ``{"values": [...], "mode_matters": [values where within > between],
         "by_framework": {"pytorch": [values where PyTorch's own spread > between], "tensorflow": [...]},
+        "where": "in TensorFlow for all four models; in PyTorch for CNN" (from by_framework),
         "ratios": {value: (within, between)}}``."""
         out: dict[str, Any] = {"values": [], "mode_matters": [], "ratios": {},
                                "by_framework": {"pytorch": [], "tensorflow": []}}
@@ -470,6 +471,8 @@ class Helpers:
             for fw, own in spread.items():
                 if own > between:
                     out["by_framework"][fw].append(value)
+        out["where"] = "; ".join(f"in {FRAMEWORK_NAMES[fw]} for {self.which_of(values, out['values'])}"
+                                 for fw, values in sorted(out["by_framework"].items(), reverse=True) if values)
         return out
 
     @helper
