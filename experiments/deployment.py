@@ -36,7 +36,6 @@ QUICK_MODELS = ("mlp",)
 AGREEMENT_INPUTS = 8  # batch-1 inputs compared against the source model
 
 METRICS = (ARTIFACT_SIZE, CONVERT_TIME, LOAD_TIME, LATENCY, MAX_ABS_DIFF)
-SLOW_CONVERSIONS = {("executorch", "lstm")}
 BY_NAME = {m.name: m for m in METRICS}
 
 Notes = list[str]
@@ -282,12 +281,10 @@ def tasks(quick: bool) -> list[Task]:
                 continue
             # Keras paths get their own worker (no torch in the process) via the env key.
             env = {"KERAS_BACKEND": "tensorflow"} if path.source == "keras" else {}
-            # ExecuTorch lowers the LSTM in about 100 s: measured in one process only.
-            rounds = 1 if (mode, model) in SLOW_CONVERSIONS else None
             out.append(Task(framework=path.framework, mode=mode, model=model,
                             params={"batch_size": 1, "source": path.source, "runtime": path.runtime,
                                     "boundary": "numpy"},
-                            threads=os.cpu_count() or 1, env=env, rounds=rounds,
+                            threads=os.cpu_count() or 1, env=env,
                             timeout_s=300, metrics=METRICS))
     return out
 
