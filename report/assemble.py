@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,14 +29,6 @@ from report.safety import live_markup
 from report.supplementary import cases_csv
 
 PDF_VARIANT = "pdf/a-3a"  # tagged (accessible) PDF/A-3; figures carry alt text
-
-
-def chart_cache_dir() -> Path:
-    """Where drawn charts are kept between builds, keyed by a hash of their data and code: the
-    user's cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``), never the project tree, so a
-    build never makes the working tree look modified. Safe to delete."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pt-vs-tf-survey" / "charts"
 
 
 @dataclass
@@ -131,7 +122,7 @@ def _draw(config: PaperConfig, state: DocumentState, problems: Problems, log: Ca
     for i, fig in enumerate(state.figures, 1):
         log(f"  chart {i}/{len(state.figures)}: {fig.label}")
         try:
-            fig.svg = cached_svg(fig.spec, chart_cache_dir())
+            fig.svg = cached_svg(fig.spec)
         except (ValueError, TypeError, RuntimeError) as exc:  # labels or data matplotlib refuses
             problems.error(f"{fig.where}: figure '{fig.label}' cannot be drawn "
                            f"({type(exc).__name__}: {str(exc)[:200]}); check its data and labels")

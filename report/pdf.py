@@ -36,6 +36,44 @@ def _source_date_epoch(epoch: int) -> Iterator[None]:
             os.environ["SOURCE_DATE_EPOCH"] = old
 
 
+DEFLATE_LEVEL = 6  # zlib's default; pydyf asks for 9
+
+
+class _DeflateAtLevel:
+    """The ``zlib`` module as pydyf sees it, with every compressor at ``DEFLATE_LEVEL``."""
+
+    def __init__(self, zlib_module, level: int):
+        self._zlib, self._level = zlib_module, level
+
+    def __getattr__(self, name: str):
+        return getattr(self._zlib, name)
+
+    def compressobj(self, *args, **kwargs):
+        kwargs["level"] = self._level
+        return self._zlib.compressobj(*args[1:], **kwargs)
+
+    def compress(self, data, *args, **kwargs):
+        return self._zlib.compress(data, self._level)
+
+
+@contextmanager
+def _deflate_level(level: int) -> Iterator[None]:
+    """Compress the PDF's streams at ``level`` instead of pydyf's fixed 9. Level 9 spent about a
+    second more on this paper's 8 MB of attached results for 1.4% smaller output; the
+    decompressed bytes, and so the PDF's content, are the same at any level."""
+    import pydyf
+
+    original = getattr(pydyf, "zlib", None)
+    if original is None:  # a pydyf that no longer imports zlib at module level: leave it be
+        yield
+        return
+    pydyf.zlib = _DeflateAtLevel(original, level)
+    try:
+        yield
+    finally:
+        pydyf.zlib = original
+
+
 def render_pdf(page_html: str, base_url: Path, epoch: int, attachments: list[PdfAttachment] = (),
                pdf_variant: str | None = None, timings: dict[str, float] | None = None) -> bytes:
     """Render the PDF bytes; nothing is written here. ``timings`` receives the seconds spent
@@ -62,7 +100,8 @@ def render_pdf(page_html: str, base_url: Path, epoch: int, attachments: list[Pdf
             options["pdf_variant"] = pdf_variant
         document = weasyprint.HTML(string=page_html, base_url=None).render(**options)
         laid_out = time.perf_counter()
-        data = document.write_pdf(None, 1, None, **{k: options[k] for k in weasyprint.DEFAULT_OPTIONS})
+        with _deflate_level(DEFLATE_LEVEL):
+            data = document.write_pdf(None, 1, None, **{k: options[k] for k in weasyprint.DEFAULT_OPTIONS})
         if timings is not None:
             timings["layout"] = laid_out - start
             timings["pdf"] = time.perf_counter() - laid_out

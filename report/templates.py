@@ -47,9 +47,31 @@ class InputLoader(jinja2.FileSystemLoader):
         return contents, os.path.normpath(filename), lambda: os.path.getmtime(filename) == mtime
 
 
+class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's on-disk cache of compiled templates (keyed by the template's name and a checksum
+    of its source); a cache folder that cannot be read or written is ignored."""
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, ValueError, EOFError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket) -> None:
+        try:
+            self.directory and os.makedirs(self.directory, exist_ok=True)
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
 def make_environment(templates_dir: Path, max_bytes: int = 16 * 1024 * 1024) -> jinja2.Environment:
+    from report import cache
+
+    bytecode = _QuietBytecodeCache(str(cache.cache_dir("jinja"))) if cache.enabled() else None
     return jinja2.Environment(
         loader=InputLoader(templates_dir, max_bytes),
+        bytecode_cache=bytecode,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -69,8 +91,7 @@ def include_cycle(env: jinja2.Environment, name: str) -> list[str] | None:
         if template not in children:
             try:
                 source, _, _ = env.loader.get_source(env, template)
-                ast = env.parse(source)
-                children[template] = [t for t in jinja2.meta.find_referenced_templates(ast) if t]
+                children[template] = _referenced(env, source)
             except (jinja2.TemplateError, UserError):
                 children[template] = []
         return children[template]
@@ -85,6 +106,17 @@ def include_cycle(env: jinja2.Environment, name: str) -> list[str] | None:
         return None
 
     return visit(name, [])
+
+
+def _referenced(env: jinja2.Environment, source: str) -> list[str]:
+    """The templates ``source`` includes, extends or imports by a constant name (parsing is most
+    of the cycle check's cost, so the answer is cached by the source's hash)."""
+    from report import cache
+
+    def parse() -> list[str]:
+        return [t for t in jinja2.meta.find_referenced_templates(env.parse(source)) if t]
+
+    return cache.cached_json("includes", cache.fingerprint("includes", source, jinja2.__version__), parse)
 
 
 def render_template(env: jinja2.Environment, name: str, context: dict[str, Any], problems: Problems,
