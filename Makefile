@@ -58,7 +58,7 @@ release: $(FULL_DEPS)
 	$(PY) build.py release
 
 clean:
-	rm -rf dist build site .pytest_cache .hypothesis
+	rm -rf dist build site .pytest_cache .hypothesis "$${XDG_CACHE_HOME:-$$HOME/.cache}/pt-vs-tf-survey"
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean

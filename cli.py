@@ -107,6 +107,9 @@ def _experiment_options(p: argparse.ArgumentParser) -> None:
                         "(by default such a run is written beside it as NAME.json.rejected)")
     p.add_argument("--list", action="store_true", help="list experiments and exit")
     p.add_argument("--seed", type=int, default=0, help="seed for task order (default 0)")
+    p.add_argument("--jobs", type=int, metavar="N", default=None,
+                   help="with --quick, run N worker groups side by side (default: 2, or 1 on a "
+                        "one-core machine); a full run always measures one worker at a time")
     p.add_argument("--host", metavar="NAME", help="name of this machine's results folder "
                    "(default: CPU model plus a hash of the machine's identity)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on every worker of a Dask cluster "

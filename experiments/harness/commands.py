@@ -4,6 +4,7 @@ parses them and prints errors; a user error here is raised, never printed)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from experiments.harness.errors import HarnessError
@@ -26,7 +27,7 @@ def run_experiments(args: argparse.Namespace) -> int:
     opts = RunOptions(quick=args.quick, force=args.force,
                       out_dir=args.out or default_out_dir(args.quick, args.host), seed=args.seed,
                       accept_failures=args.accept_failures, host=args.host, package=args.package,
-                      search_path=args.path)
+                      search_path=args.path, jobs=worker_jobs(args.quick, getattr(args, "jobs", None)))
     progress = make_progress()
     try:
         statuses = run_suite(experiments, opts, progress)
@@ -39,6 +40,20 @@ def run_experiments(args: argparse.Namespace) -> int:
     print(f"done: {sum(s == 'written' for s in statuses.values())} written, "
           f"{sum(s == 'cached' for s in statuses.values())} cached", file=sys.stdout)
     return 0
+
+
+def worker_jobs(quick: bool, jobs: int | None) -> int:
+    """How many worker groups run side by side: one for a full run, whose workers must not
+    compete for cores while they measure; up to two for ``--quick``, whose numbers are a smoke
+    test and never go into the paper."""
+    if jobs is not None and jobs < 1:
+        raise HarnessError(f"--jobs {jobs}: give a number of worker groups of at least 1")
+    if not quick:
+        if jobs not in (None, 1):
+            raise HarnessError(f"--jobs {jobs}: a full run measures one worker at a time (workers side "
+                               "by side would compete for the cores they time); use --jobs only with --quick")
+        return 1
+    return jobs if jobs is not None else min(2, os.cpu_count() or 1)
 
 
 def migrate(root) -> int:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +48,7 @@ class RunOptions:
     host: str | None = None   # the results folder's name (None: derived from the machine)
     package: str = "experiments"        # where experiments are found (tests use fixtures)
     search_path: str | None = None
+    jobs: int = 1   # worker groups side by side (more than one only for quick runs)
 
 
 # Python modules a task's framework needs in its worker; checked before anything runs, so a
@@ -147,6 +151,8 @@ def plan_experiment(exp: Experiment, opts: RunOptions) -> Plan:
                                  "environment) group, shared by the experiments run together, "
                                  "tasks in a shuffled order; a case's runs come from distinct "
                                  "processes"}
+    if opts.jobs > 1:  # quick runs only: workers side by side compete for the cores
+        parameters["parallel_worker_groups"] = opts.jobs
     key = cache.cache_key(exp.path, {**parameters, "quick": opts.quick}, environment.fingerprint(),
                           exp.path.parent / "models")
     task_rounds = [t.rounds if t.rounds is not None else _default_rounds(t, rounds) for t in tasks]
@@ -206,7 +212,7 @@ def execute_suite(plans: list[Plan], opts: RunOptions, progress: PlainProgress) 
             for group in groups:
                 rng.shuffle(group.items)
                 group.env = {**group.env, **thread_env(group.threads)}
-                results, device = run_group(setup, group, on_event, round_index=r)
+            for results, device in _run_groups(setup, groups, on_event, r, opts.jobs):
                 devices.add(device)
                 for outcome in results:
                     outcomes[outcome.index].append(outcome)
@@ -227,6 +233,33 @@ def execute_suite(plans: list[Plan], opts: RunOptions, progress: PlainProgress) 
             "cases": cases,
         })
     return documents
+
+
+def _run_groups(setup: WorkerSetup, groups: list[Group], on_event, round_index: int,
+                jobs: int) -> Iterator[tuple[list[Outcome], str]]:
+    """Each group's (outcomes, device), in ``groups`` order. With ``jobs`` > 1 (quick runs only)
+    that many groups run side by side in threads, each supervising its own worker; an
+    interrupt or error stops them all and kills their workers before it propagates."""
+    if jobs <= 1:
+        for group in groups:
+            yield run_group(setup, group, on_event, round_index=round_index)
+        return
+    lock = threading.Lock()
+
+    def locked(kind: str, task: Task, outcome: Outcome | None) -> None:
+        with lock:
+            on_event(kind, task, outcome)
+
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="group")
+    try:
+        futures = [pool.submit(run_group, setup, group, locked, round_index) for group in groups]
+        for future in futures:
+            yield future.result()
+    except BaseException:
+        setup.stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def store(document: dict, path: Path, opts: RunOptions, progress: PlainProgress) -> str:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,12 @@ class WorkerSetup:
     timeout_for: Callable[[Task], float]
     startup_timeout_s: float
     modules: list[str] | None = None  # per task index: the module whose run() measures it
+    # Set when the run is interrupted while groups run side by side: each group's supervisor
+    # then kills its worker and returns at once.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+STOP_POLL_S = 0.5  # how often a supervisor checks WorkerSetup.stop while its worker is busy
 
 
 def _death_reason(returncode: int) -> str:
@@ -170,7 +177,9 @@ class _GroupRun:
                     limit = setup.timeout_for(self.tasks[current])
                     self.finish(Outcome(current, error=f"timed out after {limit:g} s", seconds=now - started))
                 return
-            events = launch.read_events(deadline - now)
+            if setup.stop.is_set():
+                return
+            events = launch.read_events(min(deadline - now, STOP_POLL_S))
             if events is None:  # the worker exited or died
                 code = launch.proc.wait()
                 reason = _death_reason(code) + _last_log_line(setup, code)
@@ -203,10 +212,10 @@ def run_group(setup: WorkerSetup, group: Group, on_event: Callable[[str, Task, O
     the remaining tasks. ``on_event("start"|"done", task, outcome)`` reports progress.
     """
     run = _GroupRun(setup, group, on_event)
-    while run.remaining:
+    while run.remaining and not setup.stop.is_set():
         launch = _Launch(setup, group, [(i, run.tasks[i]) for i in run.remaining], round_index)
         try:
             run.supervise(launch)
         finally:
             launch.close()
-    return [run.outcomes[i] for i, _ in group.items], run.device
+    return [run.outcomes[i] for i, _ in group.items if i in run.outcomes], run.device

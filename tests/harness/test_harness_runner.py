@@ -111,3 +111,74 @@ def test_experiments_run_together_share_one_worker_per_group_and_round(tmp_path)
                 pids.setdefault((case.framework, case.params.get("threads", 1)), set()).add(case.extra["pid"])
     assert pids and all(len(p) == 1 for p in pids.values()), pids  # both experiments, one worker
     assert len({next(iter(p)) for p in pids.values()}) == len(pids)  # one worker per group
+
+
+# --- quick runs with worker groups side by side (--jobs) -----------------------------------------
+
+def _statuses(doc):
+    return {c["id"]: (c["status"], c.get("error")) for c in doc["cases"]}
+
+
+def test_side_by_side_groups_record_the_same_outcomes(faults, tmp_path):
+    """Two groups at once (threads) give every case the outcome a one-at-a-time run gives,
+    hangs, crashes and exceptions included, and say so in the parameters."""
+    status, path = run("fake_faults", tmp_path, jobs=2)
+    assert status == "written"
+    doc = json.loads(path.read_text())
+    assert _statuses(doc) == _statuses(faults)
+    assert doc["parameters"]["parallel_worker_groups"] == 2
+    assert "parallel_worker_groups" not in faults["parameters"]
+
+
+def _children_of(pid: int) -> list[int]:
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_interrupt_with_side_by_side_groups_kills_every_worker(tmp_path):
+    """Ctrl-C while two groups run: the interrupt propagates at once and no worker survives."""
+    import os
+    import threading
+    import time
+
+    from experiments.harness.runner import run_suite
+
+    class InterruptOnStart(Quiet):
+        def start_task(self, description: str) -> None:
+            self.started = getattr(self, "started", 0) + 1
+            if self.started == 2:  # both groups' workers are busy
+                raise KeyboardInterrupt
+
+    exps = select_experiments(["fake_slow", "fake_ok"], "fake_experiments", FIXTURES)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(exps, RunOptions(quick=True, out_dir=tmp_path, force=True, jobs=2), InterruptOnStart())
+    assert time.monotonic() - started < 30  # fake_slow sleeps 60 s: its worker was killed
+    assert threading.active_count() == 1
+    assert _children_of(os.getpid()) == []
+    assert not list(tmp_path.glob("*.json"))  # nothing half-written
+
+
+def test_jobs_are_for_quick_runs_only():
+    from experiments.harness.commands import worker_jobs
+    from experiments.harness.errors import HarnessError
+
+    assert worker_jobs(False, None) == 1
+    assert worker_jobs(False, 1) == 1
+    with pytest.raises(HarnessError, match="only with --quick"):
+        worker_jobs(False, 2)
+    with pytest.raises(HarnessError, match="at least 1"):
+        worker_jobs(True, 0)
+    assert worker_jobs(True, 3) == 3
+    assert 1 <= worker_jobs(True, None) <= 2
