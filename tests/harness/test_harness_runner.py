@@ -165,7 +165,7 @@ def test_interrupt_with_side_by_side_groups_kills_every_worker(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_suite(exps, RunOptions(quick=True, out_dir=tmp_path, force=True, jobs=2), InterruptOnStart())
     assert time.monotonic() - started < 30  # fake_slow sleeps 60 s: its worker was killed
-    assert threading.active_count() == 1
+    assert not [t for t in threading.enumerate() if t.name.startswith("group")]  # the runner's threads
     assert _children_of(os.getpid()) == []
     assert not list(tmp_path.glob("*.json"))  # nothing half-written
 
