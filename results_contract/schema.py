@@ -68,6 +68,16 @@ RUN_SCHEMA = {
         "median": _NONNEG,
         "n": {"type": "integer", "minimum": 1},
         "process": {"type": "integer", "minimum": 0},
+        # How busy the rest of the machine was while this process measured (average cores;
+        # experiments/harness/machine_load.py). Optional: older files do not have it.
+        "load": {
+            "type": "object",
+            "properties": {
+                "other_cpu_cores": {"type": ["number", "null"], "minimum": 0},
+                "steal_cores": {"type": ["number", "null"], "minimum": 0},
+            },
+            "additionalProperties": False,
+        },
     },
 }
 

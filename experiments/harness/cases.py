@@ -62,6 +62,7 @@ def _merge_metric(name: str, outcomes: list[Outcome], deterministic: bool = Fals
     deterministic metric need only be reported once (experiments may skip it after the first
     round, ``ctx.replicate > 0``)."""
     runs: list[list[float]] = []
+    loads: list[dict | None] = []   # per run: how busy the rest of the machine was (machine_load)
     errors: list[str] = []
     unsupported: str | None = None
     extra = notes = None
@@ -85,16 +86,20 @@ def _merge_metric(name: str, outcomes: list[Outcome], deterministic: bool = Fals
         elif not all(is_valid_sample(x) for run in got for x in run):
             errors.append("invalid sample (negative or not finite)")
         else:
-            runs.extend(run for run in got if run)
+            kept = [run for run in got if run]
+            runs.extend(kept)
+            loads.extend([getattr(outcome, "load", None)] * len(kept))
         extra = extra if extra is not None else m.get("extra")
         notes = notes if notes is not None else m.get("notes")
     if deterministic and not runs and not errors and unsupported is None:
         errors.append("not reported")
     if unsupported is not None and not runs and not errors:
-        return {"status": "unsupported", "error": unsupported, "runs": [], "extra": extra, "notes": notes}
+        return {"status": "unsupported", "error": unsupported, "runs": [], "loads": [], "extra": extra,
+                "notes": notes}
     if errors:
-        return {"status": "failed", "error": errors[0], "runs": runs, "extra": extra, "notes": notes}
-    return {"status": "ok", "error": None, "runs": runs, "extra": extra, "notes": notes}
+        return {"status": "failed", "error": errors[0], "runs": runs, "loads": loads, "extra": extra,
+                "notes": notes}
+    return {"status": "ok", "error": None, "runs": runs, "loads": loads, "extra": extra, "notes": notes}
 
 
 def _measured_once(runs: list[list[float]], notes: str | None) -> tuple[list[list[float]], str | None]:
@@ -120,6 +125,9 @@ def build_case(task: Task, metric_index: int, outcomes: list[Outcome]) -> dict[s
                          for i, r in enumerate(runs)]
         stats["processes"] = len(runs)
         stats["n"] = sum(len(r) for r in runs)
+    for run, load in zip(stats["runs"], merged["loads"]):
+        if load and any(v is not None for v in load.values()):
+            run["load"] = load
     case = {"id": case_id(task, metric.name), "framework": task.framework, "mode": task.mode,
             "model": task.model, "metric": metric.name, "unit": metric.unit,
             "better": metric.better, "params": case_params(task), "deterministic": metric.deterministic,

@@ -32,6 +32,7 @@ class Outcome:
     measurements: list[dict] | None = None
     error: str | None = None
     seconds: float = 0.0
+    load: dict | None = None   # how busy the rest of the machine was (experiments.harness.machine_load)
 
 
 @dataclass
@@ -198,7 +199,8 @@ class _GroupRun:
                     self.on_event("start", self.tasks[current], None)
                 elif kind == "done":
                     progressed = True
-                    self.finish(Outcome(event["index"], event.get("measurements"), event.get("error"), now - started))
+                    self.finish(Outcome(event["index"], event.get("measurements"), event.get("error"), now - started,
+                                        event.get("load")))
                     current, deadline = None, now + setup.startup_timeout_s
                 elif kind == "fatal":
                     self.fail_all(event["error"])

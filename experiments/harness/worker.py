@@ -16,6 +16,7 @@ import traceback
 
 from experiments.harness.context import Context
 from experiments.harness.framework_setup import configure_threads
+from experiments.harness.machine_load import LoadMeter
 from experiments.harness.protocol import encode_event, measurement_to_dict, one_line_error, \
     task_from_dict
 
@@ -63,12 +64,13 @@ def main(argv: list[str]) -> int:
         ctx = Context(quick=spec["quick"], threads=threads, seed=spec["seed"], device=device.device,
                       framework=task.framework, sync=device.sync, replicate=spec.get("round", 0))
         emit({"event": "start", "index": item["index"]})
+        meter = LoadMeter.start()
         try:
             result = _run_task(modules[item.get("module", spec["module"])], task, ctx)
         except Exception as exc:  # noqa: BLE001 - recorded as the task's failure
             traceback.print_exc()
             result = {"error": one_line_error(exc)}
-        emit({"event": "done", "index": item["index"], **result})
+        emit({"event": "done", "index": item["index"], **result, "load": meter.stop()})
     return 0
 
 

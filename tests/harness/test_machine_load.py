@@ -1,0 +1,67 @@
+"""The per-process record of how busy the rest of the machine was (``runs[i].load``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import jsonschema
+import pytest
+
+from support import FIXTURES
+
+from experiments.harness.machine_load import LoadMeter
+from experiments.harness.progress import PlainProgress
+from experiments.harness.runner import RunOptions, run_experiment, select_experiments
+from results_contract.schema import RESULTS_SCHEMA
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/stat is Linux's")
+
+SPIN = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
+
+
+def test_another_busy_process_is_counted_and_our_own_work_is_not():
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN])
+    try:
+        time.sleep(0.3)  # the spinner is running
+        meter = LoadMeter.start()
+        time.sleep(1.0)  # we idle while it spins: about one other core busy
+        busy = meter.stop()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert busy["other_cpu_cores"] is not None and busy["other_cpu_cores"] > 0.6, busy
+    assert busy["steal_cores"] is not None and busy["steal_cores"] >= 0
+
+    meter = LoadMeter.start()
+    end = time.perf_counter() + 1.0
+    while time.perf_counter() < end:  # our own work is not "other"
+        pass
+    own = meter.stop()
+    assert own["other_cpu_cores"] < busy["other_cpu_cores"] - 0.4, (own, busy)
+
+
+def test_every_run_carries_its_process_load(tmp_path):
+    class Quiet(PlainProgress):
+        def message(self, text: str) -> None:
+            pass
+
+    (exp,) = select_experiments(["fake_ok"], "fake_experiments", FIXTURES)
+    assert run_experiment(exp, RunOptions(quick=True, out_dir=tmp_path), Quiet()) == "written"
+    doc = json.loads((tmp_path / "fake_ok.json").read_text())
+    jsonschema.validate(doc, RESULTS_SCHEMA)
+    runs = [run for case in doc["cases"] if case["status"] == "ok" for run in case["runs"]]
+    assert runs and all(set(run["load"]) == {"other_cpu_cores", "steal_cores"} for run in runs)
+    assert all(run["load"]["other_cpu_cores"] >= 0 for run in runs)
+
+
+def test_schema_refuses_a_malformed_load():
+    from results_contract.schema import RUN_SCHEMA
+
+    good = {"samples": [1.0], "median": 1.0, "n": 1, "load": {"other_cpu_cores": 0.1, "steal_cores": None}}
+    jsonschema.validate(good, RUN_SCHEMA)
+    for bad in ({"other_cpu_cores": -1}, {"other_cpu_cores": "busy"}, {"cores": 1}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**good, "load": bad}, RUN_SCHEMA)
