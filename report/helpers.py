@@ -33,7 +33,7 @@ from report.errors import Problems, UserError
 from report.results import Case, ResultsSet
 from report.templates import short_path
 from results_contract.stats import ratio_ci
-from results_contract.vocabulary import DEFAULT_MODES, FRAMEWORK_NAMES, MODE_NAMES, MODEL_NAMES
+from results_contract.vocabulary import BUSY_OTHER_CORES, DEFAULT_MODES, FRAMEWORK_NAMES, MODE_NAMES, MODEL_NAMES
 
 # How chart axes name the values of a field, unless a figure gives x_labels.
 AXIS_NAMES = {"model": MODEL_NAMES, "framework": FRAMEWORK_NAMES, "mode": MODE_NAMES}
@@ -258,6 +258,30 @@ class Helpers:
         widths.sort()
         middle = (widths[(len(widths) - 1) // 2] + widths[len(widths) // 2]) / 2 if widths else None
         return {"cases": len(widths), "wide": wide, "median_half_width": middle}
+
+    @helper
+    def machine_load(self) -> dict[str, Any]:
+        """How busy the rest of the primary host was while its processes measured, over the
+        timed runs that record it (``runs[i].load``): ``{"runs": how many, "busy": how many had
+        other processes keep more than ``threshold`` cores busy, "threshold": that many cores,
+        "max_other": the most such cores, "median_steal" and "max_steal": cores taken by the
+        hypervisor}``; counts are 0 and values None when no run records it."""
+        other, steal = [], []
+        for rf in self.results.files.values():
+            for c in rf.cases:
+                if c.deterministic:
+                    continue
+                for run in c.runs:
+                    load = run.get("load") or {}
+                    if load.get("other_cpu_cores") is not None:
+                        other.append(load["other_cpu_cores"])
+                    if load.get("steal_cores") is not None:
+                        steal.append(load["steal_cores"])
+        steal.sort()
+        middle = (steal[(len(steal) - 1) // 2] + steal[len(steal) // 2]) / 2 if steal else None
+        return {"runs": len(other), "busy": sum(v > BUSY_OTHER_CORES for v in other),
+                "threshold": BUSY_OTHER_CORES, "max_other": max(other, default=None),
+                "median_steal": middle, "max_steal": steal[-1] if steal else None}
 
     @helper
     def pinned_threads(self, experiment: str) -> int | None:

@@ -20,6 +20,9 @@ BETTER = ("higher", "lower", "none")
 
 # A case is "noisy" when its CI half-width exceeds this share of its median.
 NOISE_THRESHOLD = 0.05
+# A process measured while other processes kept more than this many cores busy on average
+# (``runs[i].load.other_cpu_cores``) was disturbed from outside the suite.
+BUSY_OTHER_CORES = 0.25
 
 FRAMEWORK_NAMES = {
     "pytorch": "PyTorch",

@@ -65,3 +65,33 @@ def test_schema_refuses_a_malformed_load():
     for bad in ({"other_cpu_cores": -1}, {"other_cpu_cores": "busy"}, {"cores": 1}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**good, "load": bad}, RUN_SCHEMA)
+
+
+def test_paper_helper_counts_disturbed_runs(tmp_path):
+    """``machine_load()`` counts the primary host's timed runs whose process was disturbed."""
+    import copy
+
+    from report.document import DocumentState
+    from report.errors import Problems
+    from report.helpers import Helpers, Sources
+    from report.results import load_results
+    from results_contract import dump
+    from results_contract.vocabulary import BUSY_OTHER_CORES
+    from support import FIXTURE
+
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    doc = copy.deepcopy(base)
+    case = doc["cases"][0]
+    loads = [(0.0, 0.01), (0.05, 0.02), (BUSY_OTHER_CORES + 0.5, 0.2), (None, None)]
+    case["runs"] = [{"process": i, "samples": [1.0], "median": 1.0, "n": 1,
+                     "load": {"other_cpu_cores": o, "steal_cores": s}} for i, (o, s) in enumerate(loads)]
+    doc["cases"] = [case]
+    dump(doc, tmp_path / "results" / "host" / "latency.json")
+    problems = Problems()
+    helpers = Helpers(Sources(tmp_path, load_results(tmp_path / "results", problems, tmp_path), bib=None),
+                      problems, DocumentState())
+    assert not problems.errors
+    got = helpers.machine_load()
+    assert got["runs"] == 3 and got["busy"] == 1 and got["threshold"] == BUSY_OTHER_CORES
+    assert got["max_other"] == BUSY_OTHER_CORES + 0.5
+    assert got["median_steal"] == 0.02 and got["max_steal"] == 0.2
