@@ -561,7 +561,6 @@ class Helpers:
         among = list(among)
         picked = set(selected)  # once: ``selected`` may be a one-pass iterator (a Jinja filter's output)
         chosen = [x for x in among if x in picked]
-        singular = noun[:-1] if noun.endswith("s") else noun
         if among and len(chosen) == len(among):
             if len(among) == 1:
                 return f"the {MODEL_NAMES.get(str(among[0]), str(among[0])) if noun == 'models' else among[0]}"
