@@ -27,6 +27,7 @@ from report.templates import make_environment, render_template
 from report.results import load_results
 from report.safety import live_markup
 from report.supplementary import cases_csv
+from results_contract.vocabulary import BUSY_OTHER_CORES
 
 PDF_VARIANT = "pdf/a-3a"  # tagged (accessible) PDF/A-3; figures carry alt text
 
@@ -116,6 +117,14 @@ def _warn(config: PaperConfig, results, bib, state: DocumentState, problems: Pro
         if noisy:
             problems.note(f"{_rel(config, rf.path)}: {len(noisy)} of {len(rf.cases)} cases are noisy "
                           f"(CI half-width > 5% of the median), e.g. {noisy[0].short_id()}")
+        disturbed = [(c, run) for c in rf.cases if not c.deterministic for run in c.runs
+                     if ((run.get("load") or {}).get("other_cpu_cores") or 0) > BUSY_OTHER_CORES]
+        if disturbed:
+            case, run = max(disturbed, key=lambda item: item[1]["load"]["other_cpu_cores"])
+            problems.note(f"{_rel(config, rf.path)}: {len(disturbed)} process run(s) were measured while other "
+                          f"processes kept more than {BUSY_OTHER_CORES:g} cores busy, e.g. {case.short_id()} "
+                          f"process {run.get('process', '?')} ({run['load']['other_cpu_cores']:g} cores); "
+                          "re-run that experiment on an idle machine")
 
 
 def _draw(config: PaperConfig, state: DocumentState, problems: Problems, log: Callable[[str], None]) -> None:

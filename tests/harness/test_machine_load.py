@@ -95,3 +95,20 @@ def test_paper_helper_counts_disturbed_runs(tmp_path):
     assert got["runs"] == 3 and got["busy"] == 1 and got["threshold"] == BUSY_OTHER_CORES
     assert got["max_other"] == BUSY_OTHER_CORES + 0.5
     assert got["median_steal"] == 0.02 and got["max_steal"] == 0.2
+
+
+def test_build_notes_a_run_disturbed_by_other_processes(project):
+    """An author sees, in the build log, that a run was measured on a busy machine."""
+    from support import run_build
+
+    path = project / "results" / "fixture-host" / "latency.json"
+    doc = json.loads(path.read_text())
+    case = next(c for c in doc["cases"] if c.get("runs") and not c.get("deterministic"))
+    case["runs"][0]["load"] = {"other_cpu_cores": 0.9, "steal_cores": 0.0}
+    path.write_text(json.dumps(doc, indent=1))
+    result = run_build(project, "--no-pdf")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if "were measured while other processes" in line]
+    assert len(notes) == 1, result.stderr
+    assert "latency.json: 1 process run(s)" in notes[0] and "0.9 cores" in notes[0]
+    assert "re-run that experiment on an idle machine" in notes[0]
