@@ -17,6 +17,7 @@ import html
 import inspect
 import re
 import math
+import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,9 +256,8 @@ class Helpers:
                 if c.ok and not c.deterministic and c.ci95 and c.median:
                     widths.append((c.ci95[1] - c.ci95[0]) / 2 / abs(c.median))
                     wide += c.noisy
-        widths.sort()
-        middle = (widths[(len(widths) - 1) // 2] + widths[len(widths) // 2]) / 2 if widths else None
-        return {"cases": len(widths), "wide": wide, "median_half_width": middle}
+        return {"cases": len(widths), "wide": wide,
+                "median_half_width": statistics.median(widths) if widths else None}
 
     @helper
     def machine_load(self) -> dict[str, Any]:
@@ -277,11 +277,10 @@ class Helpers:
                         other.append(load["other_cpu_cores"])
                     if load.get("steal_cores") is not None:
                         steal.append(load["steal_cores"])
-        steal.sort()
-        middle = (steal[(len(steal) - 1) // 2] + steal[len(steal) // 2]) / 2 if steal else None
         return {"runs": len(other), "busy": sum(v > BUSY_OTHER_CORES for v in other),
                 "threshold": BUSY_OTHER_CORES, "max_other": max(other, default=None),
-                "median_steal": middle, "max_steal": steal[-1] if steal else None}
+                "median_steal": statistics.median(steal) if steal else None,
+                "max_steal": max(steal, default=None)}
 
     @helper
     def pinned_threads(self, experiment: str) -> int | None:
