@@ -23,6 +23,7 @@ from results_contract import Case, ResultsFile, load_folder
 from results_contract.errors import UserError
 from results_contract.hosts import host_folders
 from results_contract.stats import ratio_ci
+from results_contract.vocabulary import REPEAT_TOLERANCE
 
 VERDICT_TEXT = {formatting.BETTER: "faster", formatting.WORSE: "slower", formatting.WITHIN: "within",
                 formatting.UNCLEAR: "no clear difference", formatting.NO_CI: "no CI (< 3 processes)",
@@ -83,7 +84,7 @@ class Comparison:
                 logs.setdefault(row.experiment, []).append(math.log(row.cost))
         return {exp: math.exp(sum(v) / len(v)) for exp, v in sorted(logs.items())}
 
-    def agreement(self, tolerance: float = 0.10) -> tuple[int, int]:
+    def agreement(self, tolerance: float = REPEAT_TOLERANCE) -> tuple[int, int]:
         """(cases whose medians differ by at most ``tolerance``, common cases): the
         repeatability figure of two runs on one machine."""
         close = sum(1 for r in self.rows if r.ratio is not None and abs(r.ratio - 1) <= tolerance)
@@ -178,7 +179,7 @@ def summary_lines(c: Comparison) -> list[str]:
     lines.append("verdicts: " + ", ".join(f"{VERDICT_TEXT.get(k, k)} {v}" for k, v in sorted(counts.items())))
     close, total = c.agreement()
     if total:
-        lines.append(f"medians within 10% of each other: {close} of {total} ({close / total:.1%})")
+        lines.append(f"medians within {REPEAT_TOLERANCE:.0%} of each other: {close} of {total} ({close / total:.1%})")
     for exp, g in c.geometric_means().items():
         lines.append(f"{exp}: geometric mean cost B/A {g:.3f} ({'B worse' if g > 1 else 'B better' if g < 1 else 'equal'})")
     if c.only_a or c.only_b:

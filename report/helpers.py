@@ -34,7 +34,8 @@ from report.errors import Problems, UserError
 from report.results import Case, ResultsSet
 from report.templates import short_path
 from results_contract.stats import ratio_ci
-from results_contract.vocabulary import BUSY_OTHER_CORES, DEFAULT_MODES, FRAMEWORK_NAMES, MODE_NAMES, MODEL_NAMES
+from results_contract.vocabulary import (BUSY_OTHER_CORES, DEFAULT_MODES, FRAMEWORK_NAMES, MODE_NAMES, MODEL_NAMES,
+                                         REPEAT_TOLERANCE, STEAL_BANDS)
 
 # How chart axes name the values of a field, unless a figure gives x_labels.
 AXIS_NAMES = {"model": MODEL_NAMES, "framework": FRAMEWORK_NAMES, "mode": MODE_NAMES}
@@ -267,20 +268,74 @@ class Helpers:
         "max_other": the most such cores, "median_steal" and "max_steal": cores taken by the
         hypervisor}``; counts are 0 and values None when no run records it."""
         other, steal = [], []
-        for rf in self.results.files.values():
-            for c in rf.cases:
-                if c.deterministic:
-                    continue
-                for run in c.runs:
-                    load = run.get("load") or {}
-                    if load.get("other_cpu_cores") is not None:
-                        other.append(load["other_cpu_cores"])
-                    if load.get("steal_cores") is not None:
-                        steal.append(load["steal_cores"])
+        for c in self._timed_cases():
+            for load in c.run_loads():
+                if load.get("other_cpu_cores") is not None:
+                    other.append(load["other_cpu_cores"])
+                if load.get("steal_cores") is not None:
+                    steal.append(load["steal_cores"])
         return {"runs": len(other), "busy": sum(v > BUSY_OTHER_CORES for v in other),
                 "threshold": BUSY_OTHER_CORES, "max_other": max(other, default=None),
                 "median_steal": statistics.median(steal) if steal else None,
                 "max_steal": max(steal, default=None)}
+
+    def _timed_cases(self) -> Iterable[Case]:
+        """The primary host's ok cases that are not deterministic, from every results file."""
+        return (c for rf in self.results.files.values() for c in rf.cases if c.ok and not c.deterministic)
+
+    @helper
+    def steal_effect(self) -> list[dict[str, Any]]:
+        """How much slower processes ran by the hypervisor steal they recorded, over the primary
+        host's timed cases with at least 3 process runs that record their load. One row per band of
+        steal (``STEAL_BANDS``, in cores): ``{"low": cores, "high": cores or None for the last band,
+        "runs": process runs in the band, "median_slowdown": the median of process median over
+        case median (turned so that above 1 is slower), "slow_share": the share of those runs more
+        than ``tolerance`` slower, "tolerance": REPEAT_TOLERANCE}``. Bands with no run are left
+        out; the list is empty when no run records its load."""
+        by_band: dict[int, list[float]] = {}
+        for c in self._timed_cases():
+            if c.better not in ("higher", "lower") or len(c.runs) < 3 or not c.median:
+                continue
+            for run in c.runs:
+                load, median = run.get("load") or {}, run.get("median")
+                if load.get("steal_cores") is None or not median:
+                    continue
+                slowdown = c.median / median if c.better == "higher" else median / c.median
+                band = max(i for i, low in enumerate(STEAL_BANDS) if load["steal_cores"] >= low)
+                by_band.setdefault(band, []).append(slowdown)
+        rows = []
+        for band, values in sorted(by_band.items()):
+            high = STEAL_BANDS[band + 1] if band + 1 < len(STEAL_BANDS) else None
+            rows.append({"low": STEAL_BANDS[band], "high": high, "runs": len(values),
+                         "median_slowdown": statistics.median(values),
+                         "slow_share": sum(v > 1 + REPEAT_TOLERANCE for v in values) / len(values),
+                         "tolerance": REPEAT_TOLERANCE})
+        return rows
+
+    @helper
+    def host_stability(self) -> dict[str, dict[str, Any]]:
+        """How the primary host's speed changed inside one process (the ``host_stability``
+        experiment), by workload (``"python_loop"``, ``"mlp"``): ``{"spread": the block_spread
+        case (slowest over fastest block median of one process; its median and CI are across
+        processes), "fastest" and "slowest": the fastest and slowest block median of any process
+        (µs), "processes": how many, "blocks": blocks per process, "block_s": seconds per block,
+        "max_steal": the most steal, in cores, that any of its processes recorded}``. Empty when
+        the experiment has no results on the primary host (it is optional)."""
+        if self.results.experiment("host_stability") is None or "host_stability" in self.results.failed:
+            return {}
+        self.state.used_experiments.add("host_stability")
+        out: dict[str, dict[str, Any]] = {}
+        for spread in self.results.find("host_stability", metric="block_spread"):
+            times = self.results.find("host_stability", metric="block_time", model=spread.model)
+            if not (spread.ok and len(times) == 1 and times[0].ok):
+                continue
+            blocks = [s for run in times[0].run_samples() for s in run]
+            steal = [load.get("steal_cores") or 0.0 for load in times[0].run_loads()]
+            out[spread.model] = {"spread": spread, "fastest": min(blocks), "slowest": max(blocks),
+                                 "processes": len(times[0].runs), "blocks": times[0].params.get("blocks"),
+                                 "block_s": times[0].params.get("block_s"),
+                                 "max_steal": max(steal, default=None)}
+        return out
 
     @helper
     def pinned_threads(self, experiment: str) -> int | None:

@@ -87,6 +87,11 @@ class Case:
         """The raw samples grouped by process (empty for version-1 data, which has no runs)."""
         return [list(run["samples"]) for run in self.runs]
 
+    def run_loads(self) -> list[Mapping[str, Any]]:
+        """The machine load each process recorded (``runs[i].load``), in run order; runs
+        measured before the harness recorded load are left out."""
+        return [run["load"] for run in self.runs if run.get("load")]
+
     def field(self, name: str) -> Any:
         """An identifying field (framework, mode, model, metric, ...) or else a parameter."""
         if name in CASE_KEYS:

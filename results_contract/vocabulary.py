@@ -23,6 +23,13 @@ NOISE_THRESHOLD = 0.05
 # A process measured while other processes kept more than this many cores busy on average
 # (``runs[i].load.other_cpu_cores``) was disturbed from outside the suite.
 BUSY_OTHER_CORES = 0.25
+# Two runs' medians of a case agree when they are within this share of each other (the
+# repeatability benchmark, ``build.py compare``); a process this much slower than its case's
+# median is counted as a slow process.
+REPEAT_TOLERANCE = 0.10
+# Bands of hypervisor steal (cores taken from the guest, ``runs[i].load.steal_cores``) over
+# which the paper reports how much slower processes ran.
+STEAL_BANDS = (0.0, 0.05, 0.2)
 
 FRAMEWORK_NAMES = {
     "pytorch": "PyTorch",

@@ -1,0 +1,121 @@
+"""The helpers that describe the machine itself: ``steal_effect()`` and ``host_stability()``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from support import FIXTURE
+
+from report.document import DocumentState
+from report.errors import Problems
+from report.helpers import Helpers, Sources
+from report.results import load_results
+from results_contract import dump
+from results_contract.vocabulary import REPEAT_TOLERANCE, STEAL_BANDS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _helpers(root: Path) -> tuple[Helpers, Problems]:
+    problems = Problems()
+    results = load_results(root / "results", problems, root)
+    return Helpers(Sources(root, results, bib=None), problems, DocumentState()), problems
+
+
+def _run(i: int, median: float, steal: float | None, samples: list[float] | None = None) -> dict:
+    samples = samples or [median]
+    return {"process": i, "samples": samples, "median": median, "n": len(samples),
+            "load": {"other_cpu_cores": 0.0, "steal_cores": steal}}
+
+
+def test_steal_effect_bands_processes_by_the_steal_they_recorded(tmp_path):
+    doc = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    case = copy.deepcopy(doc["cases"][0])
+    assert case["better"] == "lower"
+    calm, mid, high = STEAL_BANDS
+    # A case with median 10: three calm processes (one of them 20% slow), one moderate, two heavy.
+    runs = [_run(0, 10.0, calm), _run(1, 10.0, calm), _run(2, 12.0, calm),
+            _run(3, 10.5, mid), _run(4, 15.0, high + 0.1), _run(5, 10.0, high + 0.3)]
+    case.update(runs=runs, median=10.0, processes=len(runs))
+    faster = copy.deepcopy(case)   # a throughput case: a *lower* process median is the slower one
+    faster.update(id=case["id"] + "-throughput", metric="throughput", unit="samples/s", better="higher",
+                  runs=[_run(0, 100.0, calm), _run(1, 100.0, calm), _run(2, 50.0, high)], median=100.0,
+                  processes=3)
+    few = copy.deepcopy(case)      # fewer than 3 processes: left out
+    few.update(id=case["id"] + "-few", params={**case["params"], "batch_size": 999}, runs=[_run(0, 99.0, high), _run(1, 1.0, high)], processes=2)
+    doc["cases"] = [case, faster, few]
+    dump(doc, tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    assert not problems.errors
+
+    rows = {row["low"]: row for row in helpers.steal_effect()}
+    assert set(rows) == {calm, mid, high}
+    assert rows[calm]["runs"] == 5 and rows[calm]["high"] == mid
+    assert rows[calm]["slow_share"] == pytest.approx(1 / 5)          # only the 12.0 run
+    assert rows[mid]["runs"] == 1 and rows[mid]["slow_share"] == 0.0  # 5% slower: within tolerance
+    assert rows[high]["high"] is None and rows[high]["runs"] == 3
+    assert rows[high]["median_slowdown"] == pytest.approx(1.5)       # 15/10, 10/10 and 100/50
+    assert rows[high]["slow_share"] == pytest.approx(2 / 3)
+    assert all(row["tolerance"] == REPEAT_TOLERANCE for row in rows.values())
+
+
+def test_steal_effect_is_empty_without_load_records(tmp_path):
+    doc = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    for case in doc["cases"]:
+        for run in case.get("runs") or []:
+            run.pop("load", None)
+    dump(doc, tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    assert helpers.steal_effect() == [] and not problems.errors
+
+
+def _stability_doc(blocks: dict[str, list[list[float]]]) -> dict:
+    """The committed host_stability file's shape with the given block medians per process."""
+    source = next((REPO / "results").glob("*/host_stability.json"))
+    doc = json.loads(source.read_text())
+    for case in doc["cases"]:
+        per_process = blocks[case["model"]]
+        if case["metric"] == "block_time":
+            case["runs"] = [_run(i, sorted(b)[len(b) // 2], 0.01 * i, b) for i, b in enumerate(per_process)]
+        else:
+            case["runs"] = [_run(i, max(b) / min(b), 0.01 * i) for i, b in enumerate(per_process)]
+        case["processes"] = len(per_process)
+    return doc
+
+
+def test_host_stability_reports_spread_extremes_and_steal(tmp_path):
+    blocks = {"python_loop": [[1000.0, 1900.0, 1800.0], [950.0, 1000.0, 1700.0], [1800.0, 1850.0, 1820.0]],
+              "mlp": [[60.0, 120.0, 110.0], [65.0, 64.0, 130.0], [100.0, 101.0, 99.0]]}
+    dump(_stability_doc(blocks), tmp_path / "results" / "host" / "host_stability.json")
+    helpers, problems = _helpers(tmp_path)
+    got = helpers.host_stability()
+    assert not problems.errors
+    assert set(got) == {"python_loop", "mlp"}
+    loop = got["python_loop"]
+    assert loop["fastest"] == 950.0 and loop["slowest"] == 1900.0
+    assert loop["processes"] == 3 and loop["max_steal"] == pytest.approx(0.02)
+    assert loop["spread"].metric == "block_spread" and loop["spread"].model == "python_loop"
+    assert loop["blocks"] == loop["spread"].params["blocks"]
+    assert "host_stability" in helpers.state.used_experiments
+
+
+def test_host_stability_is_optional(tmp_path):
+    dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
+         tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    assert helpers.host_stability() == {}
+    assert not problems.errors and "host_stability" not in helpers.state.used_experiments
+
+
+def test_run_loads_skips_runs_without_a_record():
+    from results_contract.model import Case
+
+    case = Case.from_dict("x", Path("x.json"), {
+        "id": "a", "framework": "pytorch", "mode": "eager", "model": "mlp", "metric": "latency", "unit": "ms",
+        "better": "lower", "params": {}, "median": 1.0, "ci95": None, "status": "ok",
+        "runs": [{"samples": [1.0], "median": 1.0, "n": 1, "load": {"other_cpu_cores": 0.1, "steal_cores": 0.0}},
+                 {"samples": [1.0], "median": 1.0, "n": 1}]})
+    assert case.run_loads() == [{"other_cpu_cores": 0.1, "steal_cores": 0.0}]
