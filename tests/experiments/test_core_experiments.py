@@ -140,3 +140,30 @@ def test_memory_measures_a_fresh_process():
     samples = check(task, memory.run(task, ctx()))
     assert 50 < samples["peak_rss"][0] < 8192               # MiB
     assert samples["peak_rss_over_import"][0] < samples["peak_rss"][0]
+
+
+def test_memory_children_run_side_by_side_and_each_is_one_run(monkeypatch):
+    """A full run starts PROCESSES children, CHILDREN_AT_ONCE at a time, one run each, in order."""
+    import threading
+    import time
+
+    lock, active, most, seen = threading.Lock(), [0], [0], []
+
+    def fake_child(job):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+            seen.append(len(seen))
+            number = seen[-1]
+        time.sleep(0.3)
+        with lock:
+            active[0] -= 1
+        return {"peak_mib": 100.0 + number, "import_mib": 50.0}
+
+    monkeypatch.setattr(memory, "_child", fake_child)
+    task = find(memory, framework="pytorch", model="mlp", phase="inference")
+    out = {m.metric.name: m for m in memory.run(task, Context(quick=False, threads=2, seed=0, device="cpu"))}
+    assert most[0] == memory.CHILDREN_AT_ONCE
+    assert sorted(out["peak_rss"].samples) == [100.0 + i for i in range(memory.PROCESSES)]
+    assert out["peak_rss"].runs == [[s] for s in out["peak_rss"].samples]
+    assert out["peak_rss_over_import"].runs == [[s - 50.0] for s in out["peak_rss"].samples]
