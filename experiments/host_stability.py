@@ -1,14 +1,18 @@
 """How steady is the machine's speed from one second to the next, inside one process?
 
-Two calls are timed over and over in consecutive blocks of ``BLOCK_S`` seconds within one
-process: a pure-Python loop, which touches no framework, no thread pool and little memory, and
-the paper's smallest framework figure, PyTorch's eager MLP at batch 1. Each block's median time
-per call is one sample (``block_time``), and each process also reports the ratio of its slowest
-to its fastest block (``block_spread``).
+Three workloads are timed over and over in consecutive blocks of ``BLOCK_S`` seconds within
+one process, on one thread: a pure-Python loop, which touches no framework, no thread pool and
+little memory; PyTorch's eager MLP at batch 1, the inference experiment's smallest call; and the
+GEMM experiment's register-only FMA loop, which needs nothing but the core's clock and its FMA
+units. Each block's median time per call (for the FMA loop: per million floating-point
+operations, timed inside the compiled loop) is one sample (``block_time``), and each process
+also reports the ratio of its slowest to its fastest block (``block_spread``).
 
 A steady machine gives a spread near 1. On a shared virtual machine, neighbours on the same
 physical cores slow a vCPU without showing as steal time, and the speed of the same call can
-change from one block to the next. If the spread inside one process is as wide as the spread
+change from one block to the next. A clock change would slow the FMA loop as much as the others;
+contention for the core's caches, memory or front end would not. If the spread inside one
+process is as wide as the spread
 between the process medians of the other experiments, their between-process variation is the
 machine changing over time, not something about each process, and a second full run of the
 suite can only agree with the first as closely as the machine lets it (Section 14 of the paper
@@ -33,6 +37,9 @@ BLOCK_S = {True: 0.05, False: 0.25}
 BLOCKS = {True: 3, False: 32}
 LOOP_N = 20_000  # about 1-2 ms of pure Python per call on the machines we used
 WARMUP_CALLS = 20
+# Seconds of FMA work per run of the compiled loop; its own clock times it, so the cost of
+# starting the program each time is not in the figure.
+FMA_CALL_S = {True: 0.01, False: 0.02}
 
 
 def tasks(quick: bool) -> list[Task]:
@@ -40,7 +47,10 @@ def tasks(quick: bool) -> list[Task]:
     return [Task(framework="pytorch", mode="python", model="python_loop", params={**params, "n": LOOP_N},
                  threads=THREADS, metrics=(BLOCK_TIME, BLOCK_SPREAD)),
             Task(framework="pytorch", mode="eager", model="mlp", params={**params, "batch_size": 1},
-                 threads=THREADS, metrics=(BLOCK_TIME, BLOCK_SPREAD))]
+                 threads=THREADS, metrics=(BLOCK_TIME, BLOCK_SPREAD)),
+            Task(framework="pytorch", mode="native", model="fma_loop",
+                 params={**params, "call_s": FMA_CALL_S[quick]}, threads=THREADS,
+                 metrics=(BLOCK_TIME, BLOCK_SPREAD))]
 
 
 def python_loop(n: int = LOOP_N) -> int:
@@ -82,19 +92,42 @@ def block_medians(call, blocks: int, block_s: float, warmup: int = WARMUP_CALLS)
     return medians
 
 
+def fma_block_medians(kernel, blocks: int, block_s: float, call_s: float) -> list[float]:
+    """Median µs per million FLOP of one-thread runs of the compiled FMA loop, one value per
+    block of ``block_s`` seconds; each run lasts about ``call_s`` and is timed by its own clock."""
+    kernel.gflops(1, call_s)  # warm-up: page the program in
+    medians = []
+    for _ in range(blocks):
+        per_mflop: list[float] = []
+        end = clock() + block_s
+        while not per_mflop or clock() < end:
+            per_mflop.append(1e3 / kernel.gflops(1, call_s))
+        medians.append(statistics.median(per_mflop))
+    return medians
+
+
 def spread(medians: list[float]) -> float:
     """Slowest block over fastest block (1.0 for a perfectly steady machine)."""
     return max(medians) / min(medians)
 
 
 def run(task: Task, ctx) -> list[Measurement]:
-    call, what = _callable(task, ctx)
-    medians = block_medians(call, int(task.params["blocks"]), float(task.params["block_s"]))
-    extra = {"block_s": task.params["block_s"], "blocks": len(medians)}
+    blocks, block_s = int(task.params["blocks"]), float(task.params["block_s"])
+    if task.model == "fma_loop":
+        from experiments.gemm import fma_kernel
+
+        medians_us = fma_block_medians(fma_kernel(), blocks, block_s, float(task.params["call_s"]))
+        what = ("the GEMM experiment's register-only FMA loop on one thread, each run timed by its own "
+                "clock; a sample is the median microseconds per million floating-point operations of one "
+                f"{block_s} s block")
+    else:
+        call, what = _callable(task, ctx)
+        medians_us = [m * 1e6 for m in block_medians(call, blocks, block_s)]
+        what += f"; each sample is the median time per call of one {block_s} s block"
+    extra = {"block_s": task.params["block_s"], "blocks": len(medians_us)}
     return [
-        Measurement(BLOCK_TIME, [m * 1e6 for m in medians], extra=extra,
-                    notes=f"{what}; each sample is the median time per call of one "
-                          f"{task.params['block_s']} s block, blocks back to back in one process"),
-        Measurement(BLOCK_SPREAD, [spread(medians)], extra=extra,
-                    notes=f"{what}; slowest over fastest of the process's {len(medians)} block medians"),
+        Measurement(BLOCK_TIME, medians_us, extra=extra,
+                    notes=f"{what}, blocks back to back in one process"),
+        Measurement(BLOCK_SPREAD, [spread(medians_us)], extra=extra,
+                    notes=f"{what}; slowest over fastest of the process's {len(medians_us)} block medians"),
     ]

@@ -45,6 +45,22 @@ def test_every_block_has_at_least_one_call_however_slow():
     assert len(medians) == 3 and all(m >= 0 for m in medians)
 
 
+def test_fma_blocks_convert_the_loops_own_rate_to_time_per_million_flop(monkeypatch):
+    clock = SteppedClock()
+    monkeypatch.setattr(host_stability, "clock", clock)
+
+    class FakeKernel:
+        rates = iter([100.0] + [100.0] * 10 + [50.0] * 1000)  # GFLOP/s: warm-up, then halves
+
+        def gflops(self, threads, seconds):
+            assert threads == 1
+            return next(self.rates)
+
+    medians = host_stability.fma_block_medians(FakeKernel(), blocks=3, block_s=0.005, call_s=0.01)
+    assert medians[0] == pytest.approx(10.0)    # 1e3 / 100 GFLOP/s = 10 µs per million FLOP
+    assert medians[-1] == pytest.approx(20.0)
+
+
 def test_spread_is_slowest_over_fastest():
     assert host_stability.spread([2.0, 1.0, 4.0]) == 4.0
     assert host_stability.spread([5.0, 5.0]) == 1.0
@@ -57,7 +73,7 @@ def test_python_loop_is_the_sum_of_squares():
 def test_tasks_declare_registered_metrics_and_small_quick_sizes():
     for quick in (True, False):
         tasks = host_stability.tasks(quick)
-        assert {t.model for t in tasks} == {"python_loop", "mlp"}
+        assert {t.model for t in tasks} == {"python_loop", "mlp", "fma_loop"}
         for t in tasks:
             assert t.metrics == (BLOCK_TIME, BLOCK_SPREAD)
             assert all((m.name, m.unit) in METRICS for m in t.metrics)
@@ -79,6 +95,19 @@ def test_run_python_loop_reports_one_spread_and_a_time_per_block():
     assert all(math.isfinite(s) and s > 0 for s in times.samples)
     assert len(spreads.samples) == 1 and spreads.samples[0] >= 1.0
     assert spreads.samples[0] == pytest.approx(max(times.samples) / min(times.samples))
+
+
+def test_run_fma_loop_compiles_and_reports_blocks():
+    pytest.importorskip("experiments.gemm")
+    task = Task(framework="pytorch", mode="native", model="fma_loop",
+                params={"block_s": 0.02, "blocks": 2, "call_s": 0.005}, threads=1,
+                metrics=(BLOCK_TIME, BLOCK_SPREAD))
+    try:
+        by_name = {m.metric: m for m in host_stability.run(task, _ctx())}
+    except RuntimeError as exc:  # no C compiler or no FMA on this machine: gemm says which
+        pytest.skip(str(exc))
+    assert len(by_name[BLOCK_TIME].samples) == 2 and all(s > 0 for s in by_name[BLOCK_TIME].samples)
+    assert by_name[BLOCK_SPREAD].samples[0] >= 1.0
 
 
 @pytest.mark.frameworks
