@@ -35,7 +35,7 @@ from report.results import Case, ResultsSet
 from report.templates import short_path
 from results_contract.stats import ratio_ci
 from results_contract.vocabulary import (BUSY_OTHER_CORES, DEFAULT_MODES, FRAMEWORK_NAMES, MODE_NAMES, MODEL_NAMES,
-                                         REPEAT_TOLERANCE, STEAL_BANDS)
+                                         REPEAT_TOLERANCE, STEAL_BANDS, unit as unit_of)
 
 # How chart axes name the values of a field, unless a figure gives x_labels.
 AXIS_NAMES = {"model": MODEL_NAMES, "framework": FRAMEWORK_NAMES, "mode": MODE_NAMES}
@@ -248,22 +248,22 @@ class Helpers:
 
     @helper
     def noise(self) -> dict[str, Any]:
-        """How noisy the primary host's timed cases are: ``{"cases": n with a process-level CI,
-        "wide": how many have a CI half-width above the noise threshold, "median_half_width":
-        the median half-width as a fraction of the median}`` (deterministic cases excluded)."""
+        """How noisy the primary host's timed cases (times and rates, not sizes, scores or
+        counts) are: ``{"cases": n with a process-level CI, "wide": how many have a CI half-width
+        above the noise threshold, "median_half_width": the median half-width as a fraction of
+        the median}``."""
         widths, wide = [], 0
-        for rf in self.results.files.values():
-            for c in rf.cases:
-                if c.ok and not c.deterministic and c.ci95 and c.median:
-                    widths.append((c.ci95[1] - c.ci95[0]) / 2 / abs(c.median))
-                    wide += c.noisy
+        for c in self._timed_cases():
+            if c.ci95 and c.median:
+                widths.append((c.ci95[1] - c.ci95[0]) / 2 / abs(c.median))
+                wide += c.noisy
         return {"cases": len(widths), "wide": wide,
                 "median_half_width": statistics.median(widths) if widths else None}
 
     @helper
     def machine_load(self) -> dict[str, Any]:
         """How busy the rest of the primary host was while its processes measured, over the
-        timed runs that record it (``runs[i].load``): ``{"runs": how many, "busy": how many had
+        timed runs (times and rates) that record it (``runs[i].load``): ``{"runs": how many, "busy": how many had
         other processes keep more than ``threshold`` cores busy, "threshold": that many cores,
         "max_other": the most such cores, "median_steal" and "max_steal": cores taken by the
         hypervisor}``; counts are 0 and values None when no run records it."""
@@ -280,8 +280,12 @@ class Helpers:
                 "max_steal": max(steal, default=None)}
 
     def _timed_cases(self) -> Iterable[Case]:
-        """The primary host's ok cases that are not deterministic, from every results file."""
-        return (c for rf in self.results.files.values() for c in rf.cases if c.ok and not c.deterministic)
+        """The primary host's ok timed cases: measured (not deterministic) times and rates, from
+        every results file. Sizes, scores and counts (peak memory, share of peak, accuracy,
+        epochs) are left out: "slower" means nothing for them, and a share of peak repeats the
+        rate it was computed from."""
+        return (c for rf in self.results.files.values() for c in rf.cases
+                if c.ok and not c.deterministic and unit_of(c.unit).kind in ("time", "rate"))
 
     @helper
     def steal_effect(self) -> list[dict[str, Any]]:
@@ -318,8 +322,10 @@ class Helpers:
         experiment), by workload (``"python_loop"``, ``"mlp"``): ``{"spread": the block_spread
         case (slowest over fastest block median of one process; its median and CI are across
         processes), "fastest" and "slowest": the fastest and slowest block median of any process
-        (µs), "processes": how many, "blocks": blocks per process, "block_s": seconds per block,
-        "max_steal": the most steal, in cores, that any of its processes recorded}``. Empty when
+        (µs), "fast_share": the share of blocks within ``REPEAT_TOLERANCE`` of their own process's
+        fastest block, "processes": how many, "blocks": blocks per process, "block_s": seconds per
+        block, "threads": the intra-op thread setting, "max_steal": the most steal, in cores, that
+        any of its processes recorded}``. Empty when
         the experiment has no results on the primary host (it is optional)."""
         if self.results.experiment("host_stability") is None or "host_stability" in self.results.failed:
             return {}
@@ -329,13 +335,26 @@ class Helpers:
             times = self.results.find("host_stability", metric="block_time", model=spread.model)
             if not (spread.ok and len(times) == 1 and times[0].ok):
                 continue
-            blocks = [s for run in times[0].run_samples() for s in run]
+            per_process = times[0].run_samples()
+            blocks = [s for run in per_process for s in run]
+            near_fastest = sum(b <= min(run) * (1 + REPEAT_TOLERANCE) for run in per_process for b in run)
             steal = [load.get("steal_cores") or 0.0 for load in times[0].run_loads()]
             out[spread.model] = {"spread": spread, "fastest": min(blocks), "slowest": max(blocks),
+                                 "fast_share": near_fastest / len(blocks),
                                  "processes": len(times[0].runs), "blocks": times[0].params.get("blocks"),
                                  "block_s": times[0].params.get("block_s"),
+                                 "threads": times[0].params.get("threads"),
                                  "max_steal": max(steal, default=None)}
         return out
+
+    @helper
+    def process_medians(self, case: Case | None) -> list[float]:
+        """A case's per-process medians, smallest first (empty for a missing case or for
+        version-1 data, which has no processes): ``process_medians(c)[0]`` and ``[-1]`` give the
+        spread between its independent processes."""
+        if case is None:
+            return []
+        return sorted(run["median"] for run in case.runs if run.get("median") is not None)
 
     @helper
     def pinned_threads(self, experiment: str) -> int | None:
