@@ -547,8 +547,9 @@ class Helpers:
     def mode_spread(self, experiment: str, metric: str, by: str = "model", **filters: Any) -> dict:
         """Does the execution mode move a result more than the framework? For each value of
         ``by``: ``within`` = the larger, over the two frameworks, of slowest-mode over fastest-mode
-        (as a speed ratio, from the medians) and ``between`` = the gap between the two frameworks'
-        fastest modes. Returns ``{"values": [...], "mode_matters": [values where within > between],
+        (as a speed ratio of the medians, counted only where the comparison rule tells the two
+        modes apart, and leaving out compiled modes that captured no graph) and ``between`` = the
+        gap between the two frameworks' fastest modes. Returns ``{"values": [...], "mode_matters": [values where within > between],
         "by_framework": {"pytorch": [values where PyTorch's own spread > between], "tensorflow": [...]},
         "where": "in TensorFlow for all four models; in PyTorch for CNN" (from by_framework),
         "ratios": {value: (within, between)}}``."""
@@ -560,13 +561,16 @@ class Helpers:
             best: dict[str, Case] = {}
             spread: dict[str, float] = {}
             for fw in ("pytorch", "tensorflow"):
-                mine = [c for c in found if c.framework == fw]
+                # A compiled mode that captured no graph ran the eager code: not a mode of its own.
+                mine = [c for c in found if c.framework == fw and (c.extra or {}).get("dynamo_graphs") != 0]
                 if not mine:
                     break
                 lo = self._extreme(mine, want_best=True)
                 hi = self._extreme(mine, want_best=False)
                 best[fw] = lo
-                spread[fw] = formatting.ratio(lo, hi) or 1.0
+                # Only a spread the comparison rule establishes counts; otherwise it is noise.
+                ruled = formatting.verdict(lo, hi, self.min_effect) == formatting.BETTER
+                spread[fw] = (formatting.ratio(lo, hi) or 1.0) if ruled else 1.0
             within = max(spread.values(), default=1.0)
             if len(best) < 2:
                 continue

@@ -88,17 +88,21 @@ def _stability_doc(blocks: dict[str, list[list[float]]]) -> dict:
 
 def test_host_stability_reports_spread_extremes_and_steal(tmp_path):
     blocks = {"python_loop": [[1000.0, 1900.0, 1800.0], [950.0, 1000.0, 1700.0], [1800.0, 1850.0, 1820.0]],
-              "mlp": [[60.0, 120.0, 110.0], [65.0, 64.0, 130.0], [100.0, 101.0, 99.0]]}
+              "mlp": [[60.0, 120.0, 110.0], [65.0, 64.0, 130.0], [100.0, 101.0, 99.0]],
+              "fma_loop": [[10.0, 10.1, 10.2], [10.0, 10.0, 12.0], [10.1, 10.0, 10.0]]}
     dump(_stability_doc(blocks), tmp_path / "results" / "host" / "host_stability.json")
     helpers, problems = _helpers(tmp_path)
     got = helpers.host_stability()
     assert not problems.errors
-    assert set(got) == {"python_loop", "mlp"}
+    assert set(got) == {"python_loop", "mlp", "fma_loop"}
     loop = got["python_loop"]
     assert loop["fastest"] == 950.0 and loop["slowest"] == 1900.0
     assert loop["processes"] == 3 and loop["max_steal"] == pytest.approx(0.02)
     assert loop["spread"].metric == "block_spread" and loop["spread"].model == "python_loop"
-    assert loop["blocks"] == loop["spread"].params["blocks"]
+    assert loop["blocks"] == loop["spread"].params["blocks"] and loop["threads"] == loop["spread"].params["threads"]
+    # within 10% of their own process's fastest: 1000; 950 and 1000; all three of the steady third process
+    assert loop["fast_share"] == pytest.approx(6 / 9)
+    assert got["fma_loop"]["fast_share"] == pytest.approx(8 / 9)
     assert "host_stability" in helpers.state.used_experiments
 
 
@@ -119,3 +123,47 @@ def test_run_loads_skips_runs_without_a_record():
         "runs": [{"samples": [1.0], "median": 1.0, "n": 1, "load": {"other_cpu_cores": 0.1, "steal_cores": 0.0}},
                  {"samples": [1.0], "median": 1.0, "n": 1}]})
     assert case.run_loads() == [{"other_cpu_cores": 0.1, "steal_cores": 0.0}]
+
+
+def _latency_case(base: dict, framework: str, mode: str, median: float, ci: tuple[float, float],
+                  extra: dict | None = None) -> dict:
+    case = copy.deepcopy(base)
+    case.update(framework=framework, mode=mode, median=median, ci95=list(ci),
+                id=f"{framework}/{mode}/mlp/latency/batch_size=1")
+    if extra is not None:
+        case["extra"] = extra
+    return case
+
+
+def _mode_spread(tmp_path: Path, cases: list[dict]) -> dict:
+    doc = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    doc["cases"] = cases
+    dump(doc, tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    got = helpers.mode_spread("latency", "latency")
+    assert not problems.errors
+    return got
+
+
+def test_mode_spread_counts_only_mode_differences_the_rule_establishes(tmp_path):
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    # TensorFlow's two modes differ by 3x with separate intervals; PyTorch's by 1.5x inside overlapping ones.
+    cases = [_latency_case(base, "pytorch", "eager", 1.0, (0.5, 2.0)),
+             _latency_case(base, "pytorch", "compile", 1.5, (0.6, 2.5)),
+             _latency_case(base, "tensorflow", "eager", 3.0, (2.8, 3.2)),
+             _latency_case(base, "tensorflow", "graph", 1.1, (1.0, 1.2))]
+    got = _mode_spread(tmp_path, cases)
+    assert got["mode_matters"] == ["mlp"]
+    assert got["by_framework"] == {"pytorch": [], "tensorflow": ["mlp"]}
+
+
+def test_mode_spread_ignores_a_compiled_mode_that_captured_no_graph(tmp_path):
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    cases = [_latency_case(base, "pytorch", "eager", 1.0, (0.95, 1.05)),
+             _latency_case(base, "pytorch", "compile", 3.0, (2.9, 3.1), extra={"dynamo_graphs": 0}),
+             _latency_case(base, "tensorflow", "graph", 1.2, (1.15, 1.25))]
+    got = _mode_spread(tmp_path, cases)
+    assert got["mode_matters"] == [] and got["by_framework"]["pytorch"] == []
+    # The same spread from a compile that did capture a graph counts.
+    cases[1]["extra"] = {"dynamo_graphs": 1}
+    assert _mode_spread(tmp_path / "again", cases)["by_framework"]["pytorch"] == ["mlp"]
