@@ -435,15 +435,20 @@ class Helpers:
     @helper
     def hosts(self) -> list[dict[str, Any]]:
         """Every host with results, the primary one first: ``label``, ``primary``,
-        ``environment`` (of its first results file), ``experiments`` (names) and ``schema``
-        ("process-level" when its cases carry per-process runs, else "pooled": version-1 data)."""
+        ``environment`` (of its first results file), ``experiments`` (names), ``schema``
+        ("process-level" when its cases carry per-process runs, else "pooled": version-1 data),
+        ``commits`` (the distinct commits its files were measured at, first 10 characters, sorted)
+        and ``dirty`` (how many of its files came from a modified tree)."""
         out = []
         for label in sorted(self.results.hosts, key=lambda h: (h != self.results.primary, h)):
             h = self.results.hosts[label]
             cases = [c for rf in h.files.values() for c in rf.cases if c.ok and not c.deterministic]
             pooled = bool(cases) and all(c.processes is None for c in cases)
+            commits = sorted({str(rf.environment.get("git_commit", "?"))[:10] for rf in h.files.values()})
             out.append({"label": label, "primary": label == self.results.primary, "environment": h.environment,
-                        "experiments": sorted(h.files), "schema": "pooled" if pooled else "process-level"})
+                        "experiments": sorted(h.files), "schema": "pooled" if pooled else "process-level",
+                        "commits": commits,
+                        "dirty": sum(bool(rf.environment.get("git_dirty")) for rf in h.files.values())})
         return out
 
     @helper
