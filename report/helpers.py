@@ -455,7 +455,8 @@ class Helpers:
     def across_hosts(self, experiment: str, metric: str, rule: str = "fastest", **filters: Any) -> dict[str, Any]:
         """One headline finding (``headline(...)``'s ``rule`` pairing) on every host. Returns
         ``{"primary": pairing, "hosts": [{"label", "pairing", "status"}], "holds": k, "tested": n,
-        "summary": "holds on 2 of 2 machines" / "reverses on host B" / ...}``. On a host whose
+        "summary": "holds on 1 of 1 machine with intervals; same direction by point estimate on
+        host B" / "...; reverses on host B" / ...}``. On a host whose
         results have no process-level CIs (version-1 data) only the direction of the point
         estimate is compared, and the status says so."""
         out: dict[str, Any] = {"hosts": [], "holds": 0, "tested": 0}
@@ -470,7 +471,7 @@ class Helpers:
             out["hosts"].append({"label": label, "pairing": pairing, "pooled": info["schema"] == "pooled"})
         out["primary"] = primary
         direction = {formatting.BETTER: 1, formatting.WORSE: -1}.get(primary.verdict if primary else "", 0)
-        reversed_on, unconfirmed = [], []
+        reversed_on, unconfirmed, by_point = [], [], []
         for entry in out["hosts"]:
             pr = entry["pairing"]
             if entry["pooled"]:
@@ -490,12 +491,18 @@ class Helpers:
                 out["holds"] += d == direction
                 if d == -direction:
                     reversed_on.append(entry["label"])
+                elif entry["pooled"]:
+                    by_point.append(entry["label"])
             elif direction:
                 unconfirmed.append(entry["label"])
         if not direction:
             out["summary"] = "no direction on the primary host"
         else:
-            out["summary"] = f"holds on {out['holds']} of {len(out['hosts'])} machines" + \
+            # Only a host with process-level intervals can confirm a finding by the rule; a host
+            # with point estimates only can agree in direction, which the summary says apart.
+            with_ci = [e for e in out["hosts"] if not e["pooled"]]
+            out["summary"] = f"holds on {out['holds'] - len(by_point)} of {len(with_ci)} machine{'' if len(with_ci) == 1 else 's'} with intervals" + \
+                (f"; same direction by point estimate on {', '.join(by_point)}" if by_point else "") + \
                 (f"; reverses on {', '.join(reversed_on)}" if reversed_on else "") + \
                 (f"; not confirmed on {', '.join(unconfirmed)}" if unconfirmed else "")
         return out
