@@ -60,18 +60,20 @@ def figure_provenance(fig, config: PaperConfig, prov: Provenance) -> str:
     (``dist/`` in a checkout, ``paper/`` on the documentation site, which carries copies of
     ``results/`` and ``experiments/``), so they work in both places and leak no local path.
     """
-    data = _rel(config, fig.source)
-    module = fig.module
-    if module.endswith(".py") or "/" in module:
-        code = module
-    else:
-        code = module.replace(".", "/") + ".py"
-    data_href = f"../{data}" if (config.root / data).is_file() else None
-    code_href = f"../{code}" if (config.root / code).is_file() else None
+    data_links, code_links = [], []
+    for source, module in ((fig.source, fig.module), *fig.more_sources):
+        data = _rel(config, source)
+        code = module if module.endswith(".py") or "/" in module else module.replace(".", "/") + ".py"
+        link = _link(f"../{data}" if (config.root / data).is_file() else None, data)
+        if link not in data_links:
+            data_links.append(link)
+        link = _link(f"../{code}" if (config.root / code).is_file() else None, code)
+        if module and link not in code_links:
+            code_links.append(link)
     repo = config.repository_url
     commit = _link(f"{repo}/commit/{prov.commit}" if repo and prov.commit != "unknown" else None,
                    prov.short_commit)
-    return (f"Data: {_link(data_href, data)}; code: {_link(code_href, code)}; commit {commit}"
+    return (f"Data: {', '.join(data_links)}; code: {', '.join(code_links)}; commit {commit}"
             + (" (modified)" if prov.dirty else "") + ".")
 
 

@@ -39,6 +39,8 @@ class Figure:
     svg: str = ""
     where: str = ""  # the template line that asked for it
     alt: str = ""    # what the chart shows, in words, for screen readers and the tagged PDF
+    # Further (results file, experiment module) pairs a chart draws from, beyond source/module.
+    more_sources: tuple[tuple[Path, str], ...] = ()
 
 
 @dataclass

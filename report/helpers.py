@@ -523,12 +523,22 @@ class Helpers:
             return UNRESOLVED
         spec = ChartSpec(kind="ratio", cases=[], x="", series=(), ylabel=xlabel, points=points,
                          band=self.min_effect if band else None, series_labels=series_labels or {})
-        first = next(r["pairing"].a for r in rows if r.get("pairing") is not None and r["pairing"].a is not None)
-        rf = self.results.experiment(first.experiment) or next(
-            (h.files[first.experiment] for h in self.results.hosts.values() if first.experiment in h.files), None)
-        self.state.figures.append(Figure(label, number, caption, spec, first.experiment, first.source,
-                                         rf.module if rf else "", where=where, alt=alt or caption))
+        drawn = [c for r in rows if r.get("pairing") is not None and r["pairing"].speedup
+                 for c in (r["pairing"].a, r["pairing"].b) if c is not None]
+        sources = list(dict.fromkeys((c.source, self._module_of(c)) for c in drawn))
+        first = drawn[0]
+        self.state.figures.append(Figure(label, number, caption, spec, first.experiment, sources[0][0],
+                                         sources[0][1], where=where, alt=alt or caption,
+                                         more_sources=tuple(sources[1:])))
         return Markup(FIGURE_MARK.format(len(self.state.figures) - 1))
+
+    def _module_of(self, case: Case) -> str:
+        """The experiment module recorded in the results file ``case`` came from."""
+        for h in self.results.hosts.values():
+            rf = h.files.get(case.experiment)
+            if rf is not None and rf.path == case.source:
+                return rf.module
+        return ""
 
     @helper
     def tally(self, experiment: str, metric: str, rule: str = "fastest", by: str = "model", host: str | None = None,
