@@ -70,3 +70,10 @@ def test_change_words_follow_the_quantity():
     assert fmt_change(12.0, 9.0, "count", "lower") == "33% more"
     # Scores: higher/lower.
     assert fmt_change(0.9, 1.0, "ratio", "higher") == "10% lower"
+
+
+def test_equal_medians_are_said_to_be_equal():
+    a, b = case("pytorch", 4.0, 3.0, 6.0, unit="epochs"), case("tensorflow", 4.0, 4.0, 6.0, unit="epochs")
+    sentence = compare_sentence(a, b, "PyTorch", "TensorFlow")
+    assert sentence.startswith("PyTorch and TensorFlow have the same median (4")
+    assert "no clear difference" not in sentence
