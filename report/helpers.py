@@ -124,8 +124,8 @@ class Sources:
 
 # Error texts whose cause is known, and how the paper says it (marker found in the error -> words).
 KNOWN_FAILURES = (
-    ("Select TensorFlow op", "the model needs TensorFlow (Flex) operations, which the LiteRT interpreter does not "
-                             "include (both interpreters tried; the full error is in the results file)"),
+    ("Select TensorFlow op", "the model needs TensorFlow's Flex operations, which neither the LiteRT interpreter nor "
+                             "TensorFlow's own tf.lite interpreter could run here; the full error is in the results file"),
 )
 
 
