@@ -20,7 +20,7 @@ from typing import Callable
 
 from results_contract.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
 
-COMMANDS = ("report", "check", "experiments", "compare", "migrate", "site", "verify", "release")
+COMMANDS = ("report", "check", "experiments", "compare", "pool", "migrate", "site", "verify", "release")
 DESCRIPTION = """\
 Build the versioned HTML and PDF paper from results/, references.bib and templates/, run the
 experiments that produce results/, and publish.
@@ -31,6 +31,7 @@ commands (default: report):
                 listings without writing anything
   experiments   run experiments and write results/ (needs the frameworks: `make experiments`)
   compare       compare two results folders or hosts case by case (`compare --help`)
+  pool          pool repeated full runs of the same experiments into more processes per case
   migrate       move results/*.json from before per-host folders into results/<host>/
   site          build the MkDocs site into site/ (needs requirements/test.txt)
   verify        build twice into temporary directories and compare SHA-256 hashes
@@ -151,6 +152,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_pool(args: argparse.Namespace) -> int:
+    from results_contract import dump
+    from results_contract.model import parse
+    from results_contract.pool import pool
+
+    folders = [Path(f) for f in args.folders]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"{folder}: not a results folder; give folders such as results/<host> "
+                            "and the folder of a second run")
+    names = sorted(set.intersection(*({p.stem for p in f.glob("*.json")} for f in folders)))
+    if args.experiments:
+        unknown = sorted(set(args.experiments) - set(names))
+        if unknown:
+            raise UserError(f"{unknown[0]}: not in every folder given; pool experiments every run measured")
+        names = sorted(args.experiments)
+    if not names:
+        raise UserError("no experiment has a results file in every folder given")
+    pooled = {}
+    for name in names:  # everything is checked before anything is written
+        paths = [f / f"{name}.json" for f in folders]
+        docs = [parse(p.read_text(encoding="utf-8"), str(p)) for p in paths]
+        pooled[name] = pool(docs, [_show(p) for p in paths])
+    for name, doc in pooled.items():
+        target = args.out / f"{name}.json"
+        dump(doc, target)
+        print(f"{name}: {doc['parameters']['processes']} processes per case from "
+              f"{len(doc['parameters']['pooled_from'])} runs -> {_show(target)}")
+    return EXIT_OK
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from report.config import load_config
     from results_contract.hosts import migrate_flat
@@ -228,6 +260,17 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--fail-on-regression", type=float, metavar="PCT",
                      help="exit 1 if B is slower (by the rule) than A by more than PCT percent in any case")
     cmp.set_defaults(handler=cmd_compare)
+
+    pl = sub.add_parser("pool", help="pool repeated runs into more processes per case",
+                        description="Pool two or more full runs of the same experiments on the same machine "
+                                    "(same code, settings and environment; only the time and commit may differ) "
+                                    "into one results file per experiment whose cases hold every run's processes.")
+    pl.add_argument("folders", nargs="+", metavar="FOLDER", help="results folders of the runs, e.g. results/<host> "
+                                                                 "and a second run's --out folder")
+    pl.add_argument("--out", type=Path, required=True, metavar="DIR",
+                    help="where to write the pooled files (may be one of the FOLDERs: files are replaced atomically)")
+    pl.add_argument("--only", dest="experiments", nargs="+", metavar="NAME", help="pool only these experiments")
+    pl.set_defaults(handler=cmd_pool)
 
     migrate = sub.add_parser("migrate", help="move flat results/*.json into per-host folders")
     migrate.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")

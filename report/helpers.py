@@ -357,6 +357,15 @@ class Helpers:
         return sorted(run["median"] for run in case.runs if run.get("median") is not None)
 
     @helper
+    def pooled_runs(self) -> dict[str, list[dict[str, Any]]]:
+        """The primary host's experiments whose results pool several full runs (``build.py
+        pool``): ``{experiment: [{"git_commit", "started_at", "finished_at", "processes"}, ...]}``,
+        one entry per pooled run in the order of its processes; experiments from a single run
+        are left out."""
+        return {name: list(rf.parameters["pooled_from"]) for name, rf in sorted(self.results.files.items())
+                if (rf.parameters or {}).get("pooled_from")}
+
+    @helper
     def pinned_threads(self, experiment: str) -> int | None:
         """The largest pinned thread count among ``experiment``'s cases (the main configuration;
         cases run with the frameworks' defaults are not pinned), or None if it has none."""
@@ -444,7 +453,8 @@ class Helpers:
             h = self.results.hosts[label]
             cases = [c for rf in h.files.values() for c in rf.cases if c.ok and not c.deterministic]
             pooled = bool(cases) and all(c.processes is None for c in cases)
-            commits = sorted({str(rf.environment.get("git_commit", "?"))[:10] for rf in h.files.values()})
+            commits = sorted({str(source.get("git_commit") or "?")[:10] for rf in h.files.values()
+                              for source in ((rf.parameters or {}).get("pooled_from") or [rf.environment])})
             out.append({"label": label, "primary": label == self.results.primary, "environment": h.environment,
                         "experiments": sorted(h.files), "schema": "pooled" if pooled else "process-level",
                         "commits": commits,
