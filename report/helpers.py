@@ -269,7 +269,7 @@ class Helpers:
         hypervisor}``; counts are 0 and values None when no run records it."""
         other, steal = [], []
         for c in self._timed_cases():
-            for load in c.run_loads():
+            for load in self._usable_loads(c):
                 if load.get("other_cpu_cores") is not None:
                     other.append(load["other_cpu_cores"])
                 if load.get("steal_cores") is not None:
@@ -278,6 +278,15 @@ class Helpers:
                 "threshold": BUSY_OTHER_CORES, "max_other": max(other, default=None),
                 "median_steal": statistics.median(steal) if steal else None,
                 "max_steal": max(steal, default=None)}
+
+    def _usable_loads(self, case: Case) -> list[dict[str, Any]]:
+        """``case.run_loads()`` without records above the primary host's logical core count: no
+        process can keep more cores busy than the machine has, so such a record comes from a task
+        shorter than the kernel's 10-ms accounting tick (the harness now records None there)."""
+        cores = (self.results.hosts[self.results.primary].environment.get("cpu_cores_logical")
+                 if self.results.primary in self.results.hosts else None)
+        return [load for load in case.run_loads()
+                if not cores or (load.get("other_cpu_cores") or 0) <= cores]
 
     def _timed_cases(self) -> Iterable[Case]:
         """The primary host's ok timed cases: measured (not deterministic) times and rates, from
@@ -300,9 +309,10 @@ class Helpers:
         for c in self._timed_cases():
             if c.better not in ("higher", "lower") or len(c.runs) < 3 or not c.median:
                 continue
+            usable = self._usable_loads(c)
             for run in c.runs:
                 load, median = run.get("load") or {}, run.get("median")
-                if load.get("steal_cores") is None or not median:
+                if load.get("steal_cores") is None or not median or load not in usable:
                     continue
                 slowdown = c.median / median if c.better == "higher" else median / c.median
                 band = max(i for i, low in enumerate(STEAL_BANDS) if load["steal_cores"] >= low)

@@ -12,7 +12,9 @@ task records, per process, two averages over its wall time (Linux only; None els
   ``/proc/stat``), which the guest cannot see as processes.
 
 Both are reported with each run in the results (``runs[i].load``); they describe the conditions
-of a measurement, they do not correct it.
+of a measurement, they do not correct it. ``/proc/stat`` counts in ticks of 10 ms, so a task
+shorter than ``MIN_WALL_S`` records None for both: one tick over a 1-ms task would read as ten
+cores (a harness-accuracy task timing an empty call did exactly that).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 # guest time is already counted in user, so it is left out; idle and iowait are not busy.
 _BUSY = (0, 1, 2, 5, 6)
 _STEAL = 7
+# Below this wall time one accounting tick is more than a few hundredths of a core.
+MIN_WALL_S = 0.25
 
 
 def _cpu_line() -> list[int] | None:
@@ -59,7 +63,7 @@ class LoadMeter:
         wall = time.perf_counter() - self.wall
         own = _own_cpu_s() - self.own
         cpu = _cpu_line()
-        if self.cpu is None or cpu is None or wall <= 0 or len(cpu) <= _STEAL:
+        if self.cpu is None or cpu is None or wall < MIN_WALL_S or len(cpu) <= _STEAL:
             return {"other_cpu_cores": None, "steal_cores": None}
         tick = os.sysconf("SC_CLK_TCK")
         busy = sum(cpu[i] - self.cpu[i] for i in _BUSY) / tick

@@ -43,16 +43,35 @@ def test_another_busy_process_is_counted_and_our_own_work_is_not():
     assert own["other_cpu_cores"] < busy["other_cpu_cores"] - 0.4, (own, busy)
 
 
-def test_every_run_carries_its_process_load(tmp_path):
-    class Quiet(PlainProgress):
-        def message(self, text: str) -> None:
-            pass
+def test_a_task_shorter_than_the_accounting_resolution_records_no_load():
+    from experiments.harness.machine_load import MIN_WALL_S
 
+    meter = LoadMeter.start()
+    short = meter.stop()   # microseconds: one 10-ms tick would read as hundreds of cores
+    assert short == {"other_cpu_cores": None, "steal_cores": None}
+    meter = LoadMeter.start()
+    time.sleep(MIN_WALL_S + 0.05)
+    assert meter.stop()["other_cpu_cores"] is not None
+
+
+class Quiet(PlainProgress):
+    def message(self, text: str) -> None:
+        pass
+
+
+def _fake_ok_runs(tmp_path) -> list[dict]:
     (exp,) = select_experiments(["fake_ok"], "fake_experiments", FIXTURES)
-    assert run_experiment(exp, RunOptions(quick=True, out_dir=tmp_path), Quiet()) == "written"
+    assert run_experiment(exp, RunOptions(quick=True, out_dir=tmp_path, force=True), Quiet()) == "written"
     doc = json.loads((tmp_path / "fake_ok.json").read_text())
     jsonschema.validate(doc, RESULTS_SCHEMA)
-    runs = [run for case in doc["cases"] if case["status"] == "ok" for run in case["runs"]]
+    return [run for case in doc["cases"] if case["status"] == "ok" for run in case["runs"]]
+
+
+def test_every_run_carries_its_process_load(tmp_path, monkeypatch):
+    from experiments.harness.machine_load import MIN_WALL_S
+
+    monkeypatch.setenv("FAKE_OK_SLEEP", str(MIN_WALL_S + 0.05))  # the workers inherit it
+    runs = _fake_ok_runs(tmp_path)
     assert runs and all(set(run["load"]) == {"other_cpu_cores", "steal_cores"} for run in runs)
     assert all(run["load"]["other_cpu_cores"] >= 0 for run in runs)
 

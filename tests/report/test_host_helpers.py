@@ -167,3 +167,19 @@ def test_mode_spread_ignores_a_compiled_mode_that_captured_no_graph(tmp_path):
     # The same spread from a compile that did capture a graph counts.
     cases[1]["extra"] = {"dynamo_graphs": 1}
     assert _mode_spread(tmp_path / "again", cases)["by_framework"]["pytorch"] == ["mlp"]
+
+
+def test_a_load_record_above_the_machines_core_count_is_left_out(tmp_path):
+    """Only a task shorter than one 10-ms accounting tick can record more busy cores than exist."""
+    doc = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    cores = doc["environment"]["cpu_cores_logical"]
+    case = copy.deepcopy(doc["cases"][0])
+    case["runs"] = [_run(0, 1.0, 0.0), _run(1, 1.0, 0.0), _run(2, 1.0, 0.0)]
+    case["runs"][2]["load"]["other_cpu_cores"] = cores * 5.0
+    case["runs"][1]["load"]["other_cpu_cores"] = 0.1
+    doc["cases"] = [case]
+    dump(doc, tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    got = helpers.machine_load()
+    assert got["runs"] == 2 and got["max_other"] == 0.1 and got["busy"] == 0
+    assert sum(row["runs"] for row in helpers.steal_effect()) == 2
