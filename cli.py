@@ -153,8 +153,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
-    from results_contract import dump
-    from results_contract.model import parse
+    from results_contract import dump, load
     from results_contract.pool import pool
 
     folders = [Path(f) for f in args.folders]
@@ -173,7 +172,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
     pooled = {}
     for name in names:  # everything is checked before anything is written
         paths = [f / f"{name}.json" for f in folders]
-        docs = [parse(p.read_text(encoding="utf-8"), str(p)) for p in paths]
+        docs = [load(p, _show(p)).document for p in paths]
         pooled[name] = pool(docs, [_show(p) for p in paths])
     for name, doc in pooled.items():
         target = args.out / f"{name}.json"

@@ -22,6 +22,7 @@ uses this).
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from time import perf_counter as clock
 
 from experiments.harness import Measurement, Task
@@ -72,6 +73,19 @@ def _callable(task: Task, ctx):
     return (lambda: predict(x)), "the inference experiment's PyTorch eager MLP call at batch 1 (inference_mode)"
 
 
+def _blocks(sample: Callable[[], float], blocks: int, block_s: float) -> list[float]:
+    """The median of ``sample()`` over each of ``blocks`` back-to-back blocks of ``block_s``
+    seconds (at least one sample per block, however slow)."""
+    medians = []
+    for _ in range(blocks):
+        values: list[float] = []
+        end = clock() + block_s
+        while not values or clock() < end:
+            values.append(sample())
+        medians.append(statistics.median(values))
+    return medians
+
+
 def block_medians(call, blocks: int, block_s: float, warmup: int = WARMUP_CALLS) -> list[float]:
     """Median seconds per call in each of ``blocks`` back-to-back blocks of ``block_s`` seconds.
 
@@ -80,30 +94,20 @@ def block_medians(call, blocks: int, block_s: float, warmup: int = WARMUP_CALLS)
     """
     for _ in range(warmup):
         call()
-    medians = []
-    for _ in range(blocks):
-        times: list[float] = []
-        end = clock() + block_s
-        while not times or clock() < end:
-            start = clock()
-            call()
-            times.append(clock() - start)
-        medians.append(statistics.median(times))
-    return medians
+
+    def timed() -> float:
+        start = clock()
+        call()
+        return clock() - start
+
+    return _blocks(timed, blocks, block_s)
 
 
 def fma_block_medians(kernel, blocks: int, block_s: float, call_s: float) -> list[float]:
     """Median µs per million FLOP of one-thread runs of the compiled FMA loop, one value per
     block of ``block_s`` seconds; each run lasts about ``call_s`` and is timed by its own clock."""
     kernel.gflops(1, call_s)  # warm-up: page the program in
-    medians = []
-    for _ in range(blocks):
-        per_mflop: list[float] = []
-        end = clock() + block_s
-        while not per_mflop or clock() < end:
-            per_mflop.append(1e3 / kernel.gflops(1, call_s))
-        medians.append(statistics.median(per_mflop))
-    return medians
+    return _blocks(lambda: 1e3 / kernel.gflops(1, call_s), blocks, block_s)
 
 
 def spread(medians: list[float]) -> float:

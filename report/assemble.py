@@ -119,11 +119,9 @@ def _warn(config: PaperConfig, results, bib, state: DocumentState, problems: Pro
         if noisy:
             problems.note(f"{_rel(config, rf.path)}: {len(noisy)} of {len(rf.cases)} cases are noisy "
                           f"(CI half-width > 5% of the median), e.g. {noisy[0].short_id()}")
-        # A record above the machine's core count comes from a task shorter than one accounting
-        # tick, not from a busy machine (the harness now records None for such tasks).
-        cores = rf.environment.get("cpu_cores_logical") or float("inf")
-        disturbed = [(c, run) for c in rf.cases if not c.deterministic for run in c.runs
-                     if BUSY_OTHER_CORES < ((run.get("load") or {}).get("other_cpu_cores") or 0) <= cores]
+        disturbed = [(c, run) for c in rf.cases if not c.deterministic
+                     for run in c.loaded_runs(rf.environment.get("cpu_cores_logical"))
+                     if (run["load"].get("other_cpu_cores") or 0) > BUSY_OTHER_CORES]
         if disturbed:
             case, run = max(disturbed, key=lambda item: item[1]["load"]["other_cpu_cores"])
             problems.note(f"{_rel(config, rf.path)}: {len(disturbed)} process run(s) were measured while other "

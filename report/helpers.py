@@ -268,8 +268,9 @@ class Helpers:
         "max_other": the most such cores, "median_steal" and "max_steal": cores taken by the
         hypervisor}``; counts are 0 and values None when no run records it."""
         other, steal = [], []
+        cores = self._primary_cores()
         for c in self._timed_cases():
-            for load in self._usable_loads(c):
+            for load in c.run_loads(cores):
                 if load.get("other_cpu_cores") is not None:
                     other.append(load["other_cpu_cores"])
                 if load.get("steal_cores") is not None:
@@ -279,14 +280,10 @@ class Helpers:
                 "median_steal": statistics.median(steal) if steal else None,
                 "max_steal": max(steal, default=None)}
 
-    def _usable_loads(self, case: Case) -> list[dict[str, Any]]:
-        """``case.run_loads()`` without records above the primary host's logical core count: no
-        process can keep more cores busy than the machine has, so such a record comes from a task
-        shorter than the kernel's 10-ms accounting tick (the harness now records None there)."""
-        cores = (self.results.hosts[self.results.primary].environment.get("cpu_cores_logical")
-                 if self.results.primary in self.results.hosts else None)
-        return [load for load in case.run_loads()
-                if not cores or (load.get("other_cpu_cores") or 0) <= cores]
+    def _primary_cores(self) -> int | None:
+        """The primary host's logical core count, which no load record can exceed."""
+        host = self.results.hosts.get(self.results.primary) if self.results.primary else None
+        return host.environment.get("cpu_cores_logical") if host else None
 
     def _timed_cases(self) -> Iterable[Case]:
         """The primary host's ok timed cases: measured (not deterministic) times and rates, from
@@ -306,13 +303,13 @@ class Helpers:
         than ``tolerance`` slower, "tolerance": REPEAT_TOLERANCE}``. Bands with no run are left
         out; the list is empty when no run records its load."""
         by_band: dict[int, list[float]] = {}
+        cores = self._primary_cores()
         for c in self._timed_cases():
             if c.better not in ("higher", "lower") or len(c.runs) < 3 or not c.median:
                 continue
-            usable = self._usable_loads(c)
-            for run in c.runs:
-                load, median = run.get("load") or {}, run.get("median")
-                if load.get("steal_cores") is None or not median or load not in usable:
+            for run in c.loaded_runs(cores):
+                load, median = run["load"], run.get("median")
+                if load.get("steal_cores") is None or not median:
                     continue
                 slowdown = c.median / median if c.better == "higher" else median / c.median
                 band = max(i for i, low in enumerate(STEAL_BANDS) if load["steal_cores"] >= low)
@@ -367,13 +364,17 @@ class Helpers:
         return sorted(run["median"] for run in case.runs if run.get("median") is not None)
 
     @helper
-    def pooled_runs(self) -> dict[str, list[dict[str, Any]]]:
-        """The primary host's experiments whose results pool several full runs (``build.py
-        pool``): ``{experiment: [{"git_commit", "started_at", "finished_at", "processes"}, ...]}``,
-        one entry per pooled run in the order of its processes; experiments from a single run
-        are left out."""
-        return {name: list(rf.parameters["pooled_from"]) for name, rf in sorted(self.results.files.items())
-                if (rf.parameters or {}).get("pooled_from")}
+    def replication(self, experiment: str = "inference") -> dict[str, Any]:
+        """How the primary host's cases were replicated: ``{"per_run": processes per run of
+        ``experiment`` (None if it has no results), "total": its processes per case over every
+        pooled run, "pooled": {experiment: [{"git_commit", "started_at", "finished_at",
+        "processes"}, ...]} for each experiment whose results pool several full runs
+        (``build.py pool``), in the order of its processes}``."""
+        pooled = {name: rf.sources for name, rf in sorted(self.results.files.items()) if len(rf.sources) > 1}
+        rf = self.results.experiment(experiment)
+        total = (rf.parameters or {}).get("processes") if rf else None
+        per_run = pooled[experiment][0]["processes"] if experiment in pooled else total
+        return {"per_run": per_run, "total": total, "pooled": pooled}
 
     @helper
     def pinned_threads(self, experiment: str) -> int | None:
@@ -464,7 +465,7 @@ class Helpers:
             cases = [c for rf in h.files.values() for c in rf.cases if c.ok and not c.deterministic]
             pooled = bool(cases) and all(c.processes is None for c in cases)
             commits = sorted({str(source.get("git_commit") or "?")[:10] for rf in h.files.values()
-                              for source in ((rf.parameters or {}).get("pooled_from") or [rf.environment])})
+                              for source in rf.sources})
             out.append({"label": label, "primary": label == self.results.primary, "environment": h.environment,
                         "experiments": sorted(h.files), "schema": "pooled" if pooled else "process-level",
                         "commits": commits,

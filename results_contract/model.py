@@ -87,10 +87,18 @@ class Case:
         """The raw samples grouped by process (empty for version-1 data, which has no runs)."""
         return [list(run["samples"]) for run in self.runs]
 
-    def run_loads(self) -> list[Mapping[str, Any]]:
-        """The machine load each process recorded (``runs[i].load``), in run order; runs
-        measured before the harness recorded load are left out."""
-        return [run["load"] for run in self.runs if run.get("load")]
+    def loaded_runs(self, max_cores: float | None = None) -> list[Mapping[str, Any]]:
+        """The runs that recorded the machine's load (``runs[i].load``), in run order. Runs
+        measured before the harness recorded load are left out, and so, given the machine's
+        logical core count ``max_cores``, are records of more busy cores than it has: only a task
+        shorter than the kernel's 10-ms accounting tick can produce one (the harness now records
+        None there)."""
+        return [run for run in self.runs if run.get("load")
+                and (max_cores is None or (run["load"].get("other_cpu_cores") or 0) <= max_cores)]
+
+    def run_loads(self, max_cores: float | None = None) -> list[Mapping[str, Any]]:
+        """The load records of ``loaded_runs(max_cores)``."""
+        return [run["load"] for run in self.loaded_runs(max_cores)]
 
     def field(self, name: str) -> Any:
         """An identifying field (framework, mode, model, metric, ...) or else a parameter."""
@@ -129,6 +137,13 @@ class ResultsFile:
     cases: list[Case]
     cache_key: str | None = None
     document: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def sources(self) -> list[Mapping[str, Any]]:
+        """The runs behind this file, each with ``git_commit``, ``git_dirty``, ``started_at`` and
+        ``finished_at``: the runs ``build.py pool`` recorded in ``parameters.pooled_from``, or
+        else the one run of its environment."""
+        return list((self.parameters or {}).get("pooled_from") or [self.environment])
 
     @property
     def written_as(self) -> int:
