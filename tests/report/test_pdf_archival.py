@@ -144,3 +144,22 @@ def test_first_page_renders_with_content(built_fixture, tmp_path):
     assert inked / len(pixels) > 0.005, f"page 1 is (nearly) blank: {inked} inked pixels"
     # Ink in the upper third (the title block), not only a footer.
     assert sum(1 for p in pixels[: len(pixels) // 3] if p < 200) > 300
+
+
+# --- charts reach WeasyPrint as images of the same SVG ------------------------------------------
+
+def test_charts_as_images_keeps_each_svg_whole_with_its_title_as_alt_text():
+    import base64
+
+    from report.pdf import charts_as_images
+
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="10pt" height="5pt"><title>Bars &amp; '
+           '&quot;whiskers&quot;</title><path d="M0 0L1 1"/></svg>')
+    page = f'<p>before</p><div class="svg" role="img">{svg}</div><p>between</p><div class="svg">{svg}</div>'
+    out = charts_as_images(page)
+    assert "<svg" not in out and out.count('<img class="chart-image"') == 2
+    assert out.startswith("<p>before</p>") and "<p>between</p>" in out
+    assert 'alt="Bars &amp; &quot;whiskers&quot;"' in out  # the title's escaping is kept, not doubled
+    data = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', out).group(1)
+    assert base64.b64decode(data).decode() == svg
+    assert charts_as_images("<p>no charts</p>") == "<p>no charts</p>"
