@@ -324,6 +324,55 @@ class Helpers:
         return rows
 
     @helper
+    def session_agreement(self) -> dict[str, Any]:
+        """How closely two full runs in separate sessions agree on the primary host, from its
+        results files that pool runs (``build.py pool`` lists each run's processes in the order of
+        ``parameters.pooled_from``; the first two runs are compared). Over the timed cases (times
+        and rates) in which every process of both runs measured: ``{"cases": how many, "within":
+        how many have run medians (each run's median of its process medians) within
+        ``tolerance`` of each other, "share": within / cases, "tolerance": REPEAT_TOLERANCE,
+        "shift": the geometric mean over cases of the second run's cost over the first's (above 1:
+        the second session was slower), "spread": the standard deviation of the log cost ratios,
+        "processes": processes per run (the smaller run), "needed": the processes per run at which
+        95% of cases would agree within ``tolerance`` if the spread were independent
+        process-to-process noise, shrinking with the square root of the process count (None if
+        they already do), "experiments": the experiments counted, "shifts": {experiment: its own
+        geometric-mean cost ratio}, smallest first}``; ``{}`` when no file pools two runs or no
+        case qualifies."""
+        logs, within, per_run = [], 0, []
+        by_experiment: dict[str, list[float]] = {}
+        for name, rf in sorted(self.results.files.items()):
+            sources = rf.sources
+            if len(sources) < 2 or not all(s.get("processes") for s in sources[:2]):
+                continue
+            first, second = (int(s["processes"]) for s in sources[:2])
+            for c in rf.cases:
+                if not (c.ok and not c.deterministic and unit_of(c.unit).kind in ("time", "rate")
+                        and c.better in ("higher", "lower") and len(c.runs) >= first + second):
+                    continue
+                medians = [[run.get("median") for run in part]
+                           for part in (c.runs[:first], c.runs[first:first + second])]
+                if any(m is None or m <= 0 for part in medians for m in part):
+                    continue
+                a, b = (statistics.median(part) for part in medians)
+                cost = b / a if c.better == "lower" else a / b
+                logs.append(math.log(cost))
+                within += abs(cost - 1) <= REPEAT_TOLERANCE
+                by_experiment.setdefault(name, []).append(math.log(cost))
+                per_run.append(min(first, second))
+        if len(logs) < 2:
+            return {}
+        spread = statistics.stdev(logs)
+        target = math.log(1 + REPEAT_TOLERANCE) / 1.96  # a normal log ratio within tolerance 95% of the time
+        processes = min(per_run)
+        needed = math.ceil(processes * (spread / target) ** 2) if spread > target else None
+        return {"cases": len(logs), "within": within, "share": within / len(logs), "tolerance": REPEAT_TOLERANCE,
+                "shift": math.exp(statistics.fmean(logs)), "spread": spread, "processes": processes,
+                "needed": needed, "experiments": sorted(by_experiment),
+                "shifts": dict(sorted(((name, math.exp(statistics.fmean(values)))
+                                       for name, values in by_experiment.items()), key=lambda item: item[1]))}
+
+    @helper
     def host_stability(self) -> dict[str, dict[str, Any]]:
         """How the primary host's speed changed inside one process (the ``host_stability``
         experiment), by workload (``"python_loop"``, ``"mlp"``): ``{"spread": the block_spread

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -112,6 +114,62 @@ def test_host_stability_is_optional(tmp_path):
     helpers, problems = _helpers(tmp_path)
     assert helpers.host_stability() == {}
     assert not problems.errors and "host_stability" not in helpers.state.used_experiments
+
+
+def _pooled_doc(cases: list[dict], per_run: tuple[int, int] = (3, 3)) -> dict:
+    """The fixture's latency file as if pooled from two runs of ``per_run`` processes each."""
+    doc = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    env = doc["environment"]
+    doc["parameters"] = {"processes": sum(per_run), "pooled_from": [
+        {"git_commit": env["git_commit"], "git_dirty": False, "started_at": env["started_at"],
+         "finished_at": env["finished_at"], "processes": n} for n in per_run]}
+    doc["cases"] = cases
+    return doc
+
+
+def _session_case(base: dict, key: str, first: list[float], second: list[float], **changes) -> dict:
+    case = copy.deepcopy(base)
+    runs = [_run(i, m, 0.0) for i, m in enumerate(first + second)]
+    case.update(id=f"{base['id']}-{key}", params={**base["params"], "variant": key},
+                runs=runs, processes=len(runs), median=sorted(first + second)[len(runs) // 2], **changes)
+    return case
+
+
+def test_session_agreement_compares_the_two_runs_of_each_pooled_case(tmp_path):
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    assert base["better"] == "lower"
+    cases = [
+        _session_case(base, "same", [10.0, 11.0, 9.0], [10.5, 10.0, 9.5]),      # medians 10 and 10
+        _session_case(base, "slow", [10.0, 10.0, 10.0], [12.0, 13.0, 12.0]),    # 20% slower: outside 10%
+        # a rate: the second run's *lower* median is the slower one (cost 100/80 = 1.25)
+        _session_case(base, "rate", [100.0, 100.0, 100.0], [80.0, 80.0, 80.0],
+                      metric="throughput", unit="samples/s", better="higher"),
+        # a process of the second run failed: its runs cannot be split by run, so it is left out
+        _session_case(base, "gap", [10.0, 10.0, 10.0], [10.0, 10.0]),
+        # deterministic sizes are measured once and never compared
+        _session_case(base, "size", [5.0, 5.0, 5.0], [9.0, 9.0, 9.0], deterministic=True, ci95=None,
+                      metric="artifact_size", unit="KiB", better="lower"),
+    ]
+    dump(_pooled_doc(cases), tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    assert not problems.errors
+    got = helpers.session_agreement()
+    assert got["cases"] == 3 and got["within"] == 1 and got["share"] == pytest.approx(1 / 3)
+    assert got["processes"] == 3 and got["experiments"] == ["latency"]
+    logs = [math.log(1.0), math.log(1.2), math.log(1.25)]
+    assert got["shift"] == pytest.approx(math.exp(statistics.fmean(logs)))
+    assert got["shifts"] == {"latency": pytest.approx(got["shift"])}
+    assert got["spread"] == pytest.approx(statistics.stdev(logs))
+    # 95% within 10% needs a log-ratio sd of log(1.1)/1.96; the process count scales with its square
+    target = math.log(1.1) / 1.96
+    assert got["needed"] == math.ceil(3 * (statistics.stdev(logs) / target) ** 2)
+
+
+def test_session_agreement_is_empty_without_pooled_runs(tmp_path):
+    dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
+         tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    assert helpers.session_agreement() == {} and not problems.errors
 
 
 def test_run_loads_skips_runs_without_a_record():
