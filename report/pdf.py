@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import html
 import logging
+import math
 import os
 import re
 import time
@@ -77,6 +78,51 @@ def _deflate_level(level: int) -> Iterator[None]:
         pydyf.zlib = original
 
 
+def _fits_without_trailing_spaces(text: str, style, context, max_width: float,
+                                  justification_spacing: float) -> bool:
+    from weasyprint.text.line_break import create_layout, line_size
+
+    layout = create_layout(text.rstrip(" "), style, context, None, justification_spacing)
+    first_line, resume_index = layout.get_first_line()
+    return resume_index is None and line_size(first_line, style)[0] <= max_width
+
+
+@contextmanager
+def _trailing_spaces_hang() -> Iterator[None]:
+    """Let a text run whose only overflow is its trailing space stay on its line.
+
+    WeasyPrint 70's ``split_first_line`` measures a run with its trailing space: when the rest
+    of the line's text fits and only that space overflows (the run ends just before an inline
+    element such as a link), it treats the run as unbreakable and keeps only its first word,
+    leaving one word alone on a line ("The scale is / logarithmic / because the models ...").
+    CSS lets trailing spaces hang past the line's end, and WeasyPrint's line layout already
+    allows for it; so when the run without its trailing spaces fits, it is laid out whole and
+    the line decides where the next element goes. Other runs are laid out as before.
+    """
+    import weasyprint.layout.inline as inline
+
+    original = getattr(inline, "split_first_line", None)
+    if original is None:  # a WeasyPrint that no longer imports it there: leave it be
+        yield
+        return
+
+    def split_first_line(text, style, context, max_width, justification_spacing,
+                         is_line_start=True, minimum=False):
+        result = original(text, style, context, max_width, justification_spacing, is_line_start, minimum)
+        if (result[2] is not None and not minimum and text.endswith(" ") and text.strip(" ")
+                and style["white_space"] in ("normal", "nowrap")
+                and max_width is not None and max_width != math.inf
+                and _fits_without_trailing_spaces(text, style, context, max_width, justification_spacing)):
+            return original(text, style, context, math.inf, justification_spacing, is_line_start, minimum)
+        return result
+
+    inline.split_first_line = split_first_line
+    try:
+        yield
+    finally:
+        inline.split_first_line = original
+
+
 _INLINE_SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 _SVG_TITLE = re.compile(r"<title>(.*?)</title>", re.S)
 
@@ -125,7 +171,8 @@ def render_pdf(page_html: str, base_url: Path, epoch: int, attachments: list[Pdf
         options = {**weasyprint.DEFAULT_OPTIONS, "attachments": files or None, "custom_metadata": True}
         if pdf_variant:
             options["pdf_variant"] = pdf_variant
-        document = weasyprint.HTML(string=charts_as_images(page_html), base_url=None).render(**options)
+        with _trailing_spaces_hang():
+            document = weasyprint.HTML(string=charts_as_images(page_html), base_url=None).render(**options)
         laid_out = time.perf_counter()
         with _deflate_level(DEFLATE_LEVEL):
             data = document.write_pdf(None, 1, None, **{k: options[k] for k in weasyprint.DEFAULT_OPTIONS})
