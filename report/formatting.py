@@ -111,13 +111,17 @@ def cis_overlap(a: Case, b: Case) -> bool:
     return alo <= bhi and blo <= ahi
 
 
+def advantage(a: float, b: float, better: str) -> float:
+    """How many times better the value ``a`` is than ``b`` for a metric where ``better`` is
+    "lower" (a time) or "higher" (a rate); above 1 means ``a`` is better."""
+    return b / a if better == "lower" else a / b
+
+
 def ratio(a: Case, b: Case) -> float | None:
     """How many times better ``a`` is than ``b`` (>1 means a is better), or None."""
     if not (a.ok and b.ok) or not a.median or not b.median:
         return None
-    if a.better == "lower":
-        return b.median / a.median
-    return a.median / b.median
+    return advantage(a.median, b.median, a.better)
 
 
 # What a comparison of two cases may conclude (``verdict``).

@@ -46,6 +46,12 @@ LONG_TABLE_ROWS = 25  # longer tables may break across pages; shorter ones are k
 UNRESOLVED = Markup('<span class="unresolved">[??]</span>')
 
 
+def _is_timed(case: Case) -> bool:
+    """An ok, measured (not deterministic) time or rate: the cases for which "slower" means
+    something. Sizes, scores and counts (peak memory, share of peak, accuracy, epochs) are not."""
+    return case.ok and not case.deterministic and unit_of(case.unit).kind in ("time", "rate")
+
+
 @dataclass
 class Pairing:
     """One side-by-side of PyTorch (``a``) and TensorFlow (``b``) under one pairing rule."""
@@ -290,8 +296,7 @@ class Helpers:
         every results file. Sizes, scores and counts (peak memory, share of peak, accuracy,
         epochs) are left out: "slower" means nothing for them, and a share of peak repeats the
         rate it was computed from."""
-        return (c for rf in self.results.files.values() for c in rf.cases
-                if c.ok and not c.deterministic and unit_of(c.unit).kind in ("time", "rate"))
+        return (c for rf in self.results.files.values() for c in rf.cases if _is_timed(c))
 
     @helper
     def steal_effect(self) -> list[dict[str, Any]]:
@@ -311,7 +316,7 @@ class Helpers:
                 load, median = run["load"], run.get("median")
                 if load.get("steal_cores") is None or not median:
                     continue
-                slowdown = c.median / median if c.better == "higher" else median / c.median
+                slowdown = formatting.advantage(c.median, median, c.better)
                 band = max(i for i, low in enumerate(STEAL_BANDS) if load["steal_cores"] >= low)
                 by_band.setdefault(band, []).append(slowdown)
         rows = []
@@ -339,32 +344,29 @@ class Helpers:
         they already do), "experiments": the experiments counted, "shifts": {experiment: its own
         geometric-mean cost ratio}, smallest first}``; ``{}`` when no file pools two runs or no
         case qualifies."""
-        logs, within, per_run = [], 0, []
-        by_experiment: dict[str, list[float]] = {}
+        by_experiment: dict[str, list[float]] = {}  # log cost ratios of the second run over the first
+        processes = None
         for name, rf in sorted(self.results.files.items()):
             sources = rf.sources
             if len(sources) < 2 or not all(s.get("processes") for s in sources[:2]):
                 continue
             first, second = (int(s["processes"]) for s in sources[:2])
             for c in rf.cases:
-                if not (c.ok and not c.deterministic and unit_of(c.unit).kind in ("time", "rate")
-                        and c.better in ("higher", "lower") and len(c.runs) >= first + second):
+                if not (_is_timed(c) and c.better in ("higher", "lower") and len(c.runs) >= first + second):
                     continue
                 medians = [[run.get("median") for run in part]
                            for part in (c.runs[:first], c.runs[first:first + second])]
                 if any(m is None or m <= 0 for part in medians for m in part):
                     continue
                 a, b = (statistics.median(part) for part in medians)
-                cost = b / a if c.better == "lower" else a / b
-                logs.append(math.log(cost))
-                within += abs(cost - 1) <= REPEAT_TOLERANCE
-                by_experiment.setdefault(name, []).append(math.log(cost))
-                per_run.append(min(first, second))
+                by_experiment.setdefault(name, []).append(math.log(formatting.advantage(a, b, c.better)))
+                processes = min(processes or first, first, second)
+        logs = [value for values in by_experiment.values() for value in values]
         if len(logs) < 2:
             return {}
+        within = sum(abs(math.exp(value) - 1) <= REPEAT_TOLERANCE for value in logs)
         spread = statistics.stdev(logs)
         target = math.log(1 + REPEAT_TOLERANCE) / 1.96  # a normal log ratio within tolerance 95% of the time
-        processes = min(per_run)
         needed = math.ceil(processes * (spread / target) ** 2) if spread > target else None
         return {"cases": len(logs), "within": within, "share": within / len(logs), "tolerance": REPEAT_TOLERANCE,
                 "shift": math.exp(statistics.fmean(logs)), "spread": spread, "processes": processes,
