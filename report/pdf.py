@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gc
 import logging
 import math
 import os
@@ -24,6 +25,25 @@ class PdfAttachment:
     name: str
     data: bytes
     description: str
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while WeasyPrint lays out and writes the pages.
+
+    Layout allocates millions of short-lived boxes, and each generation-2 collection walks the
+    whole heap, which includes every parsed results file; pausing it saved about 5% of a warm
+    build here. Reference counting still frees what is released; one collection afterwards
+    clears the cycles."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 @contextmanager
@@ -160,7 +180,7 @@ def render_pdf(page_html: str, base_url: Path, epoch: int, attachments: list[Pdf
     files = [weasyprint.Attachment(string=a.data, name=a.name, description=a.description,
                                    base_url=str(base_url), created=stamp, modified=stamp)
              for a in attachments]
-    with _source_date_epoch(epoch):
+    with _source_date_epoch(epoch), _no_cyclic_gc():
         # No base URL: the page is self-contained, and relative links (a figure's results file
         # and experiment module) stay relative in the PDF instead of becoming file:// URLs
         # that would leak the builder's directory and change the bytes from one checkout to

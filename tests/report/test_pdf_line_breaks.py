@@ -45,3 +45,4 @@ def test_the_shim_restores_weasyprint_afterwards():
     with _trailing_spaces_hang():
         assert inline.split_first_line is not original
     assert inline.split_first_line is original
+
