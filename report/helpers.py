@@ -19,7 +19,7 @@ import re
 import math
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -44,6 +44,9 @@ SHORT_PARAM = 16      # longer string parameters are left out of appendix tables
 SHORT_ERROR = 90      # error texts are cut to this many characters in tables
 LONG_TABLE_ROWS = 25  # longer tables may break across pages; shorter ones are kept whole
 UNRESOLVED = Markup('<span class="unresolved">[??]</span>')
+# A PyTorch-against-TensorFlow verdict as the tallies name it.
+_OUTCOMES = {formatting.BETTER: "pytorch", formatting.WORSE: "tensorflow", formatting.WITHIN: "within",
+             formatting.MISSING: "missing", formatting.NO_CI: "no_ci"}
 
 
 def _is_timed(case: Case) -> bool:
@@ -86,6 +89,41 @@ def cached_ratio_ci(a_runs: list[list[float]], b_runs: list[list[float]]) -> tup
     key = cache.fingerprint("ratio_ci", a_runs, b_runs, cache.source_of(stats.__file__))
     ci = cache.cached_json("ratios", key, lambda: ratio_ci(a_runs, b_runs))
     return tuple(ci) if ci is not None else None
+
+
+def cached_hierarchical_ci(runs: list[list[float]]) -> tuple[float, float] | None:
+    """``hierarchical_ci`` through the ``ratios`` cache, keyed like ``cached_ratio_ci``."""
+    from report import cache
+    from results_contract import stats
+
+    key = cache.fingerprint("hierarchical_ci", runs, cache.source_of(stats.__file__))
+    ci = cache.cached_json("ratios", key, lambda: stats.hierarchical_ci(runs))
+    return tuple(ci) if ci is not None else None
+
+
+def session_cases(rf, cases: list[Case]) -> list[list[Case]] | None:
+    """``cases`` (from results file ``rf``) as each of its first two pooled runs measured them
+    alone: per run, each case with only that run's processes, and its median and CI recomputed
+    from them the way the harness computes them. None when ``rf`` does not pool two runs or a
+    case lacks a process of either run (its processes could not be told apart)."""
+    sources = rf.sources
+    if len(sources) < 2 or not all(s.get("processes") for s in sources[:2]):
+        return None
+    first, second = (int(s["processes"]) for s in sources[:2])
+    out: list[list[Case]] = [[], []]
+    for c in cases:
+        if not c.ok:  # a failed case failed in the pooled data: it is failed in each run too
+            out[0].append(c)
+            out[1].append(c)
+            continue
+        if c.deterministic or len(c.runs) != first + second:
+            return None
+        for i, runs in enumerate((c.runs[:first], c.runs[first:first + second])):
+            samples = [list(map(float, run["samples"])) for run in runs]
+            medians = [statistics.median(r) for r in samples]
+            out[i].append(replace(c, runs=tuple(runs), processes=len(runs), median=statistics.median(medians),
+                                  ci95=cached_hierarchical_ci(samples)))
+    return out
 
 
 @dataclass
@@ -473,16 +511,7 @@ class Helpers:
         found = self._host_cases(host, experiment, {"metric": metric, **filters}, where)
         pairs = {}
         for rule in ("fastest", "default"):
-            sides = []
-            for fw in ("pytorch", "tensorflow"):
-                mine = [c for c in found if c.framework == fw]
-                if rule == "default":
-                    mine = [c for c in mine if c.mode == DEFAULT_MODES[fw]]
-                    if len(mine) > 1:
-                        self.problems.error(f"{where}: headline: {len(mine)} default-mode {fw} cases in "
-                                            f"'{experiment}' match {formatting.describe_params(filters)}; add a filter")
-                sides.append(self._extreme(mine, want_best=True) if rule == "fastest" else (mine[0] if mine else None))
-            a, b = sides
+            a, b = self._pair(found, rule, where, experiment, filters)
             if a is None or b is None:
                 pairs[rule] = Pairing(rule, a, b, formatting.MISSING, str(UNRESOLVED) if not found else
                                       "one framework has no successful case")
@@ -493,6 +522,21 @@ class Helpers:
             pairs[rule] = Pairing(rule, a, b, formatting.verdict(a, b, self.min_effect),
                                   formatting.compare_sentence(a, b, min_effect=self.min_effect), self._speedups[key])
         return Headline(pairs["fastest"], pairs["default"])
+
+    def _pair(self, found: list[Case], rule: str, where: str, experiment: str,
+              filters: dict[str, Any]) -> tuple[Case | None, Case | None]:
+        """The (PyTorch, TensorFlow) cases that ``rule`` pairs among ``found``: each framework's
+        best ("fastest") or its default mode ("default")."""
+        sides = []
+        for fw in ("pytorch", "tensorflow"):
+            mine = [c for c in found if c.framework == fw]
+            if rule == "default":
+                mine = [c for c in mine if c.mode == DEFAULT_MODES[fw]]
+                if len(mine) > 1:
+                    self.problems.error(f"{where}: headline: {len(mine)} default-mode {fw} cases in "
+                                        f"'{experiment}' match {formatting.describe_params(filters)}; add a filter")
+            sides.append(self._extreme(mine, want_best=True) if rule == "fastest" else (mine[0] if mine else None))
+        return sides[0], sides[1]
 
     def _host_cases(self, host: str | None, experiment: str, filters: dict[str, Any], where: str) -> list[Case]:
         if host is None or host == self.results.primary:
@@ -632,9 +676,51 @@ class Helpers:
                 r = formatting.ratio(pairing.a, pairing.b) or 1.0
                 found_verdict = (formatting.BETTER if r >= 1 + self.min_effect else formatting.WORSE
                                  if r <= 1 / (1 + self.min_effect) else formatting.WITHIN)
-            key = {formatting.BETTER: "pytorch", formatting.WORSE: "tensorflow", formatting.WITHIN: "within",
-                   formatting.MISSING: "missing", formatting.NO_CI: "no_ci"}.get(found_verdict, "unclear")
-            out[key].append(value)
+            out[_OUTCOMES.get(found_verdict, "unclear")].append(value)
+        return out
+
+    @helper
+    def session_verdicts(self, experiment: str, metric: str, rule: str = "fastest", by: str = "model",
+                         **filters: Any) -> dict[str, Any]:
+        """``tally``'s comparisons repeated on each of the two pooled runs alone: do the verdicts
+        survive a second session? For each value of ``by``, ``rule`` pairs the cases again within
+        each run (so "fastest" may pick another mode there), with medians and CIs from that run's
+        processes only. Returns ``{"values": [...], "pooled": {value: outcome}, "runs": [{value:
+        outcome}, {value: outcome}], "processes": [per run], "same": [values whose outcome is the
+        same in both runs and the pooled data], "reversed": [values where one of the three favours
+        PyTorch and another TensorFlow], "repicked": [values where "fastest" picked another mode in one
+        run than in the other]}``, outcomes named as ``tally`` names them ("pytorch",
+        "tensorflow", "within", "unclear", "no_ci", "missing"); ``{}`` when the experiment's
+        results do not pool two runs."""
+        where = template_location()
+        found = self._cases(experiment, {"metric": metric, **filters}, where)
+        rf = self.results.files.get(experiment)
+        if rf is None or not found:
+            return {}
+        values = sorted({c.field(by) for c in found if c.field(by) is not None}, key=lambda v: (str(type(v)), v))
+        out: dict[str, Any] = {"values": values, "pooled": {}, "runs": [{}, {}], "processes": [],
+                               "same": [], "reversed": [], "repicked": []}
+        for value in values:
+            mine = [c for c in found if c.field(by) == value]
+            per_run = session_cases(rf, mine)
+            if per_run is None:
+                return {}
+            outcomes, picks = [], []
+            for cases in (mine, *per_run):
+                a, b = self._pair(cases, rule, where, experiment, filters)
+                outcomes.append(_OUTCOMES.get(formatting.verdict(a, b, self.min_effect), "unclear")
+                                if a is not None and b is not None else "missing")
+                picks.append((a.mode if a else None, b.mode if b else None))
+            out["pooled"][value] = outcomes[0]
+            for i in (0, 1):
+                out["runs"][i][value] = outcomes[1 + i]
+            out["processes"] = [min((c.processes or 0 for c in run if c.ok), default=0) for run in per_run]
+            if len(set(outcomes)) == 1:
+                out["same"].append(value)
+            if {"pytorch", "tensorflow"} <= set(outcomes):
+                out["reversed"].append(value)
+            if picks[1] != picks[2]:
+                out["repicked"].append(value)
         return out
 
     @helper

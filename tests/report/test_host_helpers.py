@@ -16,7 +16,8 @@ from report.errors import Problems
 from report.helpers import Helpers, Sources
 from report.results import load_results
 from results_contract import dump
-from results_contract.vocabulary import REPEAT_TOLERANCE, STEAL_BANDS
+from results_contract.stats import hierarchical_ci
+from results_contract.vocabulary import DEFAULT_MODES, REPEAT_TOLERANCE, STEAL_BANDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -241,3 +242,57 @@ def test_a_load_record_above_the_machines_core_count_is_left_out(tmp_path):
     got = helpers.machine_load()
     assert got["runs"] == 2 and got["max_other"] == 0.1 and got["busy"] == 0
     assert sum(row["runs"] for row in helpers.steal_effect()) == 2
+
+
+def _verdict_case(base: dict, framework: str, mode: str, model: str, first: list[float], second: list[float]) -> dict:
+    """A latency case pooled from two runs; each process's samples are tight (±0.5%) around its median."""
+    case = copy.deepcopy(base)
+    medians = first + second
+    runs = [_run(i, m, 0.0, [m * 0.995, m, m * 1.005]) for i, m in enumerate(medians)]
+    case.update(id=f"{framework}/{mode}/{model}/latency/batch_size=1", framework=framework, mode=mode, model=model,
+                runs=runs, processes=len(runs), median=statistics.median(medians),
+                ci95=list(hierarchical_ci([run["samples"] for run in runs])))
+    return case
+
+
+def test_session_verdicts_repeat_each_comparison_on_each_run_alone(tmp_path):
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    assert base["better"] == "lower" and DEFAULT_MODES["tensorflow"] != "eager"
+    cases = [
+        # cnn: PyTorch twice as fast in both runs
+        _verdict_case(base, "pytorch", "eager", "cnn", [10.0] * 3, [10.0] * 3),
+        _verdict_case(base, "tensorflow", "graph", "cnn", [20.0] * 3, [20.0] * 3),
+        # lstm: PyTorch twice as fast in the first run, TensorFlow in the second
+        _verdict_case(base, "pytorch", "eager", "lstm", [10.0] * 3, [20.0] * 3),
+        _verdict_case(base, "tensorflow", "graph", "lstm", [20.0] * 3, [10.0] * 3),
+        # mlp: PyTorch faster in the first run; the second run's TensorFlow catches up to within noise
+        _verdict_case(base, "pytorch", "eager", "mlp", [10.0] * 3, [10.0, 10.2, 9.8]),
+        _verdict_case(base, "tensorflow", "graph", "mlp", [20.0] * 3, [10.1, 9.9, 10.0]),
+        # transformer: PyTorch's compiled mode is its fastest only in the second run
+        _verdict_case(base, "pytorch", "eager", "transformer", [10.0] * 3, [10.0] * 3),
+        _verdict_case(base, "pytorch", "compile", "transformer", [12.0] * 3, [8.0] * 3),
+        _verdict_case(base, "tensorflow", "graph", "transformer", [30.0] * 3, [30.0] * 3),
+    ]
+    dump(_pooled_doc(cases), tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    assert not problems.errors
+
+    got = helpers.session_verdicts("latency", "latency")
+    assert got["values"] == ["cnn", "lstm", "mlp", "transformer"] and got["processes"] == [3, 3]
+    assert [run["cnn"] for run in got["runs"]] == ["pytorch", "pytorch"] and got["pooled"]["cnn"] == "pytorch"
+    assert [run["lstm"] for run in got["runs"]] == ["pytorch", "tensorflow"]
+    assert got["runs"][0]["mlp"] == "pytorch" and got["runs"][1]["mlp"] in ("unclear", "within")
+    assert got["same"] == ["cnn", "transformer"] and got["reversed"] == ["lstm"]
+    assert got["repicked"] == ["transformer"]
+    # the defaults pairing never re-picks: PyTorch eager against tf.function in every run
+    default = helpers.session_verdicts("latency", "latency", rule="default")
+    assert default["repicked"] == [] and default["runs"][1]["transformer"] == "pytorch"
+    # the pooled verdict is the one headline() gives
+    assert helpers.headline("latency", "latency", model="cnn").fastest.verdict == "better"
+
+
+def test_session_verdicts_are_empty_without_pooled_runs(tmp_path):
+    dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
+         tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    assert helpers.session_verdicts("latency", "latency") == {} and not problems.errors
