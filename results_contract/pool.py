@@ -7,7 +7,9 @@ shift as well as the process-to-process spread, and no run is silently preferred
 
 Runs are pooled only when they measure the same thing: the same experiment, the same
 ``cache_key`` (a hash of the experiment's code, the harness and the run's parameters) and the
-same environment apart from when and from which commit it ran. Each source run is recorded in
+same environment apart from when and from which commit it ran, and only when a second run adds
+new replicates: runs whose processes are seeded replicates (time to accuracy: process i trains
+from seed + i) repeat each other's seeds and are refused. Each source run is recorded in
 ``parameters.pooled_from``, in the order its processes appear in the cases' ``runs``.
 """
 
@@ -41,6 +43,12 @@ def _check_same(docs: Sequence[Mapping[str, Any]], names: Sequence[str]) -> None
             if key not in RUN_FIELDS and env.get(key) != first_env.get(key):
                 raise UserError(f"{name}: environment.{key} differs from {first_name}; runs from different "
                                 "machines or software are compared with `build.py compare`, not pooled")
+        seeded = next((c["id"] for c in doc["cases"] if "seed" in (c.get("extra") or {})), None)
+        if seeded is not None:
+            raise UserError(f"{name}: its processes train from their own seeds (extra.seed in {seeded}), which "
+                            f"start again at parameters.seed {(doc.get('parameters') or {}).get('seed')!r} in "
+                            f"every run, so they repeat {first_name}'s processes instead of adding independent "
+                            "ones; publish one run")
         ids = [c["id"] for c in doc["cases"]]
         first_ids = [c["id"] for c in first["cases"]]
         if sorted(ids) != sorted(first_ids):

@@ -67,6 +67,8 @@ def test_pooling_is_associative():
     (lambda d: d["cases"].pop(), "its cases differ"),
     (lambda d: d.update(quick=True), "quick differs"),
     (lambda d: d.update(upgraded_from=1), "version-1"),
+    # seeded replicates (time to accuracy): a second run repeats the first run's seeds
+    (lambda d: d["cases"][0].update(extra={"seed": 0}), "repeat a.json's processes"),
 ])
 def test_runs_that_did_not_measure_the_same_thing_are_refused(change, words):
     a, b = run_doc("aaa", "2026-01-01T05:00:00Z"), run_doc("bbb", "2026-01-02T05:00:00Z")
