@@ -458,12 +458,22 @@ class Helpers:
         ``experiment`` (None if it has no results), "total": its processes per case over every
         pooled run, "pooled": {experiment: [{"git_commit", "started_at", "finished_at",
         "processes"}, ...]} for each experiment whose results pool several full runs
-        (``build.py pool``), in the order of its processes}``."""
+        (``build.py pool``), in the order of its processes, "hours_apart": (fewest, most) hours between
+        the starts of consecutive pooled runs of one experiment, over every pooled experiment (None
+        when nothing is pooled or a run lacks a start time)}``."""
+        from datetime import datetime
+
         pooled = {name: rf.sources for name, rf in sorted(self.results.files.items()) if len(rf.sources) > 1}
         rf = self.results.experiment(experiment)
         total = (rf.parameters or {}).get("processes") if rf else None
         per_run = pooled[experiment][0]["processes"] if experiment in pooled else total
-        return {"per_run": per_run, "total": total, "pooled": pooled}
+        try:
+            gaps = [(datetime.fromisoformat(b["started_at"]) - datetime.fromisoformat(a["started_at"])).total_seconds() / 3600
+                    for runs in pooled.values() for a, b in zip(runs, runs[1:])]
+        except (KeyError, TypeError, ValueError):
+            gaps = []
+        return {"per_run": per_run, "total": total, "pooled": pooled,
+                "hours_apart": (min(gaps), max(gaps)) if gaps else None}
 
     @helper
     def pinned_threads(self, experiment: str) -> int | None:
@@ -571,8 +581,9 @@ class Helpers:
     def across_hosts(self, experiment: str, metric: str, rule: str = "fastest", **filters: Any) -> dict[str, Any]:
         """One headline finding (``headline(...)``'s ``rule`` pairing) on every host. Returns
         ``{"primary": pairing, "hosts": [{"label", "pairing", "status"}], "holds": k, "tested": n,
-        "summary": "holds on 1 of 1 machine with intervals; same direction by point estimate on
-        host B" / "...; reverses on host B" / ...}``. On a host whose
+        "summary": "no other machine with intervals; same direction by point estimate on host B" /
+        "holds on 1 of 2 other machines with intervals; reverses on host C" / ...}`` (the primary
+        host defines the finding, so the summary counts only the other hosts). On a host whose
         results have no process-level CIs (version-1 data) only the direction of the point
         estimate is compared, and the status says so."""
         out: dict[str, Any] = {"hosts": [], "holds": 0, "tested": 0}
@@ -614,13 +625,17 @@ class Helpers:
         if not direction:
             out["summary"] = "no direction on the primary host"
         else:
-            # Only a host with process-level intervals can confirm a finding by the rule; a host
-            # with point estimates only can agree in direction, which the summary says apart.
-            with_ci = [e for e in out["hosts"] if not e["pooled"]]
-            out["summary"] = f"holds on {out['holds'] - len(by_point)} of {len(with_ci)} machine{'' if len(with_ci) == 1 else 's'} with intervals" + \
-                (f"; same direction by point estimate on {', '.join(by_point)}" if by_point else "") + \
-                (f"; reverses on {', '.join(reversed_on)}" if reversed_on else "") + \
-                (f"; not confirmed on {', '.join(unconfirmed)}" if unconfirmed else "")
+            # The primary host defines the finding, so it cannot confirm it: only another host with
+            # process-level intervals can; a host with point estimates only can agree in direction,
+            # which the summary says apart.
+            others = [e for e in out["hosts"] if not e["pooled"] and e["pairing"] is not primary]
+            held = sum(e["status"] == "holds" for e in others)
+            parts = [f"holds on {held} of {len(others)} other machine{'' if len(others) == 1 else 's'} with intervals"
+                     if others else "no other machine with intervals"]
+            parts += [f"same direction by point estimate on {', '.join(by_point)}"] if by_point else []
+            parts += [f"reverses on {', '.join(reversed_on)}"] if reversed_on else []
+            parts += [f"not confirmed on {', '.join(unconfirmed)}"] if unconfirmed else []
+            out["summary"] = "; ".join(parts)
         return out
 
     @helper

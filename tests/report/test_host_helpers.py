@@ -296,3 +296,26 @@ def test_session_verdicts_are_empty_without_pooled_runs(tmp_path):
          tmp_path / "results" / "host" / "latency.json")
     helpers, problems = _helpers(tmp_path)
     assert helpers.session_verdicts("latency", "latency") == {} and not problems.errors
+
+
+def test_across_hosts_counts_only_the_other_machines(tmp_path):
+    """The primary host defines a finding, so it never counts as confirming it."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    for host, (pt, tf) in {"main": (10.0, 20.0), "agrees": (11.0, 23.0), "reverses": (30.0, 12.0)}.items():
+        doc = copy.deepcopy(base)
+        doc["cases"] = [_verdict_case(base["cases"][0], "pytorch", "eager", "cnn", [pt] * 3, []),
+                        _verdict_case(base["cases"][0], "tensorflow", "graph", "cnn", [tf] * 3, [])]
+        dump(doc, tmp_path / "results" / host / "latency.json")
+    problems = Problems()
+    results = load_results(tmp_path / "results", problems, tmp_path, primary="main")
+    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+    got = helpers.across_hosts("latency", "latency", model="cnn")
+    assert not problems.errors and got["primary"].verdict == "better"
+    assert [e["status"] for e in got["hosts"]] == ["holds", "holds", "reverses"]  # main first
+    assert got["summary"] == "holds on 1 of 2 other machines with intervals; reverses on reverses"
+
+    alone = tmp_path / "alone"
+    dump(json.loads((tmp_path / "results" / "main" / "latency.json").read_text()), alone / "results" / "main" / "latency.json")
+    problems = Problems()
+    helpers = Helpers(Sources(alone, load_results(alone / "results", problems, alone), bib=None), problems, DocumentState())
+    assert helpers.across_hosts("latency", "latency", model="cnn")["summary"] == "no other machine with intervals"
