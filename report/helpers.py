@@ -582,7 +582,8 @@ class Helpers:
         """One headline finding (``headline(...)``'s ``rule`` pairing) on every host. Returns
         ``{"primary": pairing, "hosts": [{"label", "pairing", "status"}], "holds": k, "tested": n,
         "summary": "no other machine with intervals; same direction by point estimate on host B" /
-        "holds on 1 of 2 other machines with intervals; reverses on host C" / ...}`` (the primary
+        "holds on 1 of 2 other machines with intervals; reverses on host C" / ..., "reversed_on":
+        [hosts where the direction is the opposite, by interval or point estimate]}`` (the primary
         host defines the finding, so the summary counts only the other hosts). On a host whose
         results have no process-level CIs (version-1 data) only the direction of the point
         estimate is compared, and the status says so."""
@@ -636,6 +637,7 @@ class Helpers:
             parts += [f"reverses on {', '.join(reversed_on)}"] if reversed_on else []
             parts += [f"not confirmed on {', '.join(unconfirmed)}"] if unconfirmed else []
             out["summary"] = "; ".join(parts)
+        out["reversed_on"] = reversed_on
         return out
 
     @helper
