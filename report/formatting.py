@@ -157,11 +157,15 @@ def verdict(a: Case, b: Case, min_effect: float = 0.05) -> str:
 
 def fmt_ratio(r: float, better_word: str, worse_word: str) -> str:
     """Speed words for a speed ratio ``r`` (>1: faster): "2.5× faster", "12% faster", and
-    symmetrically "12% slower" when it takes 1.12 times as long, "3× slower"."""
-    if r >= 1:
-        return f"{fmt_number(r)}× {better_word}" if r >= 2 else f"{fmt_number((r - 1) * 100, 2)}% {better_word}"
-    inv = 1 / r
-    return f"{fmt_number(inv)}× {worse_word}" if inv >= 2 else f"{fmt_number((inv - 1) * 100, 2)}% {worse_word}"
+    symmetrically "12% slower" when it takes 1.12 times as long, "3× slower". The switch to "×"
+    happens where the percentage would *print* as 100% or more (a ratio of 1.995), so 1.999 reads
+    "2× faster", not "100% faster"."""
+    word = better_word if r >= 1 else worse_word
+    x = r if r >= 1 else 1 / r
+    percent = fmt_number((x - 1) * 100, 2)
+    if x >= 2 or float(percent.replace(",", "")) >= 100:
+        return f"{fmt_number(x)}× {word}"
+    return f"{percent}% {word}"
 
 
 def fmt_change(a_value: float, b_value: float, unit: str, better: str) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from report.formatting import compare_sentence, fmt_case, fmt_number, fmt_quantity
+import pytest
+
+from report.formatting import compare_sentence, fmt_case, fmt_number, fmt_quantity, fmt_ratio
 from report.results import Case
 
 
@@ -77,3 +79,13 @@ def test_equal_medians_are_said_to_be_equal():
     sentence = compare_sentence(a, b, "PyTorch", "TensorFlow")
     assert sentence.startswith("PyTorch and TensorFlow have the same median (4")
     assert "no clear difference" not in sentence
+
+
+@pytest.mark.parametrize("ratio, words", [
+    (1.12, "12% faster"), (1 / 1.12, "12% slower"),
+    (1.994, "99% faster"),                        # still prints below 100%
+    (1.9992, "2× faster"), (1 / 1.9992, "2× slower"),  # would print "100%": switches to ×
+    (2.47, "2.47× faster"),
+])
+def test_speed_words_switch_to_times_where_the_percentage_would_print_100(ratio, words):
+    assert fmt_ratio(ratio, "faster", "slower") == words
