@@ -209,6 +209,12 @@ def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | 
         points = (a.median - b.median) * 100
         if points == 0:
             return f"{a_name} and {b_name} are equal ({va})"
+        n = (a.extra or {}).get("test_samples")
+        if isinstance(n, int) and n > 0 and n == (b.extra or {}).get("test_samples"):
+            # One evaluation on n samples: say how many samples apart, which is what it means.
+            k = round(abs(a.median - b.median) * n)
+            return (f"{a_name} ({va}) classifies {k} {'more' if points > 0 else 'fewer'} of the {n} test samples "
+                    f"correctly than {b_name} ({vb})")
         return (f"{a_name} ({va}) is {fmt_number(abs(points), 2)} percentage point{'s' if abs(points) != 1 else ''} "
                 f"{'higher' if points > 0 else 'lower'} than {b_name} ({vb})")
     found = verdict(a, b, min_effect)

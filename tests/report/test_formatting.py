@@ -89,3 +89,14 @@ def test_equal_medians_are_said_to_be_equal():
 ])
 def test_speed_words_switch_to_times_where_the_percentage_would_print_100(ratio, words):
     assert fmt_ratio(ratio, "faster", "slower") == words
+
+
+def test_accuracies_on_the_same_test_set_differ_by_a_count_of_samples():
+    def acc(fw, value):
+        data = {"id": f"{fw}/q", "framework": fw, "mode": "q", "model": "mlp", "metric": "accuracy", "unit": "ratio",
+                "better": "higher", "params": {}, "median": value, "ci95": None, "status": "ok", "deterministic": True,
+                "extra": {"test_samples": 450}}
+        return Case.from_dict("exp", Path("results/exp.json"), data)
+
+    sentence = compare_sentence(acc("pytorch", 418 / 450), acc("tensorflow", 416 / 450), "int8", "float32")
+    assert sentence == "int8 (92.9%) classifies 2 more of the 450 test samples correctly than float32 (92.4%)"
