@@ -169,7 +169,7 @@ class Sources:
 # Error texts whose cause is known, and how the paper says it (marker found in the error -> words).
 KNOWN_FAILURES = (
     ("Select TensorFlow op", "the model needs TensorFlow's Flex operations, which neither the LiteRT interpreter nor "
-                             "TensorFlow's own tf.lite interpreter could run here; the full error is in the results file"),
+                             "TensorFlow's own tf.lite interpreter could run here"),
 )
 
 
