@@ -742,11 +742,13 @@ class Helpers:
 
     @helper
     def mode_spread(self, experiment: str, metric: str, by: str = "model", **filters: Any) -> dict:
-        """Does the execution mode move a result more than the framework? For each value of
-        ``by``: ``within`` = the larger, over the two frameworks, of slowest-mode over fastest-mode
-        (as a speed ratio of the medians, counted only where the comparison rule tells the two
-        modes apart, and leaving out compiled modes that captured no graph) and ``between`` = the
-        gap between the two frameworks' fastest modes. Returns ``{"values": [...], "mode_matters": [values where within > between],
+        """Does leaving a framework's default mode move a result more than switching framework? For
+        each value of ``by``: ``within`` = the larger, over the two frameworks, of the gain from the
+        framework's default mode (``DEFAULT_MODES``: PyTorch eager, TensorFlow tf.function) to its
+        fastest mode (as a speed ratio of the medians, counted only where the comparison rule tells
+        the two apart, and leaving out compiled modes that captured no graph; a slow mode nobody
+        would choose, such as TensorFlow eager, never counts) and ``between`` = the gap between the
+        two frameworks' fastest modes. Returns ``{"values": [...], "mode_matters": [values where within > between],
         "by_framework": {"pytorch": [values where PyTorch's own spread > between], "tensorflow": [...]},
         "where": "in TensorFlow for all four models; in PyTorch for CNN" (from by_framework),
         "ratios": {value: (within, between)}}``."""
@@ -763,11 +765,11 @@ class Helpers:
                 if not mine:
                     break
                 lo = self._extreme(mine, want_best=True)
-                hi = self._extreme(mine, want_best=False)
+                default = next((c for c in mine if c.mode == DEFAULT_MODES[fw]), None)
                 best[fw] = lo
-                # Only a spread the comparison rule establishes counts; otherwise it is noise.
-                ruled = formatting.verdict(lo, hi, self.min_effect) == formatting.BETTER
-                spread[fw] = (formatting.ratio(lo, hi) or 1.0) if ruled else 1.0
+                # Only a gain the comparison rule establishes counts; otherwise it is noise.
+                ruled = default is not None and formatting.verdict(lo, default, self.min_effect) == formatting.BETTER
+                spread[fw] = (formatting.ratio(lo, default) or 1.0) if ruled else 1.0
             within = max(spread.values(), default=1.0)
             if len(best) < 2:
                 continue

@@ -206,24 +206,30 @@ def _mode_spread(tmp_path: Path, cases: list[dict]) -> dict:
 
 def test_mode_spread_counts_only_mode_differences_the_rule_establishes(tmp_path):
     base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
-    # TensorFlow's two modes differ by 3x with separate intervals; PyTorch's by 1.5x inside overlapping ones.
+    # TensorFlow's XLA beats its default tf.function by 2.7x with separate intervals; PyTorch's compiled
+    # mode is 1.5x slower than its default, inside overlapping intervals. TensorFlow eager is 30x slower
+    # than XLA, but nobody picks it: a spread counts only from the default mode to the fastest one.
     cases = [_latency_case(base, "pytorch", "eager", 1.0, (0.5, 2.0)),
              _latency_case(base, "pytorch", "compile", 1.5, (0.6, 2.5)),
-             _latency_case(base, "tensorflow", "eager", 3.0, (2.8, 3.2)),
-             _latency_case(base, "tensorflow", "graph", 1.1, (1.0, 1.2))]
+             _latency_case(base, "tensorflow", "eager", 30.0, (29.0, 31.0)),
+             _latency_case(base, "tensorflow", "graph", 3.0, (2.8, 3.2)),
+             _latency_case(base, "tensorflow", "xla", 1.1, (1.0, 1.2))]
     got = _mode_spread(tmp_path, cases)
     assert got["mode_matters"] == ["mlp"]
     assert got["by_framework"] == {"pytorch": [], "tensorflow": ["mlp"]}
+    assert got["ratios"]["mlp"][0] == pytest.approx(3.0 / 1.1)
+    # Without XLA, TensorFlow's fastest mode is its default: eager's slowness alone does not count.
+    assert _mode_spread(tmp_path / "no-xla", cases[:4])["mode_matters"] == []
 
 
 def test_mode_spread_ignores_a_compiled_mode_that_captured_no_graph(tmp_path):
     base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
     cases = [_latency_case(base, "pytorch", "eager", 1.0, (0.95, 1.05)),
-             _latency_case(base, "pytorch", "compile", 3.0, (2.9, 3.1), extra={"dynamo_graphs": 0}),
-             _latency_case(base, "tensorflow", "graph", 1.2, (1.15, 1.25))]
+             _latency_case(base, "pytorch", "compile", 0.3, (0.29, 0.31), extra={"dynamo_graphs": 0}),
+             _latency_case(base, "tensorflow", "graph", 0.5, (0.48, 0.52))]
     got = _mode_spread(tmp_path, cases)
     assert got["mode_matters"] == [] and got["by_framework"]["pytorch"] == []
-    # The same spread from a compile that did capture a graph counts.
+    # The same gain from a compile that did capture a graph counts.
     cases[1]["extra"] = {"dynamo_graphs": 1}
     assert _mode_spread(tmp_path / "again", cases)["by_framework"]["pytorch"] == ["mlp"]
 
