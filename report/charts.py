@@ -93,14 +93,15 @@ SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def log_tick(value: float) -> str:
-    """A log-axis tick as a reader writes it: "0.01", "1", "1,000", and "10⁵" beyond that
-    (plain text: the charts keep mathtext off, so "$10^3$" would print literally)."""
+    """A log-axis tick as a reader writes it: "0.01", "1", "1,000", "100,000", and "10⁶" beyond
+    that (plain text: the charts keep mathtext off, so "$10^3$" would print literally). Throughput
+    axes reach 10⁵; printing it in digits keeps one notation on an axis that also shows 10,000."""
     if value <= 0:
         return ""
     exponent = round(math.log10(value))
     if abs(value - 10 ** exponent) > 1e-9 * value:
         return ""
-    if -3 <= exponent <= 4:
+    if -3 <= exponent <= 5:
         return f"{value:,.{max(0, -exponent)}f}"
     return "10" + str(exponent).translate(SUPERSCRIPT)
 

@@ -100,3 +100,11 @@ def test_accuracies_on_the_same_test_set_differ_by_a_count_of_samples():
 
     sentence = compare_sentence(acc("pytorch", 418 / 450), acc("tensorflow", 416 / 450), "int8", "float32")
     assert sentence == "int8 (92.9%) classifies 2 more of the 450 test samples correctly than float32 (92.4%)"
+
+
+@pytest.mark.parametrize("value, tick", [(0.01, "0.01"), (1.0, "1"), (10_000.0, "10,000"), (100_000.0, "100,000"),
+                                         (1e6, "10⁶"), (2_000.0, "")])
+def test_log_axis_ticks_keep_one_notation_up_to_a_hundred_thousand(value, tick):
+    from report.charts import log_tick
+
+    assert log_tick(value) == tick
