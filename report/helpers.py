@@ -101,24 +101,43 @@ def cached_hierarchical_ci(runs: list[list[float]]) -> tuple[float, float] | Non
     return tuple(ci) if ci is not None else None
 
 
+def split_runs(rf, case: Case) -> tuple[tuple, tuple] | None:
+    """``case``'s processes as measured by the first and the second pooled run of ``rf``
+    (``build.py pool`` keeps each run's processes together, in the order of
+    ``parameters.pooled_from``), or None when that cannot be told. A run normally gives each case
+    as many processes as its ``processes``; an experiment that starts several processes per round
+    itself (cold start) gives each case more, the same number in both runs when they ran the same
+    tasks, so such a case from two equal runs splits in half. A case with fewer processes than
+    the runs' total (a process failed) cannot be split."""
+    sources = rf.sources
+    if len(sources) < 2 or not all(s.get("processes") for s in sources[:2]):
+        return None
+    first, second = (int(s["processes"]) for s in sources[:2])
+    runs = case.runs
+    if len(sources) == 2 and first == second and len(runs) > first + second and len(runs) % 2 == 0:
+        first = second = len(runs) // 2
+    if len(runs) < first + second:
+        return None
+    return runs[:first], runs[first:first + second]
+
+
 def session_cases(rf, cases: list[Case]) -> list[list[Case]] | None:
     """``cases`` (from results file ``rf``) as each of its first two pooled runs measured them
     alone: per run, each case with only that run's processes, and its median and CI recomputed
     from them the way the harness computes them. None when ``rf`` does not pool two runs or a
     case lacks a process of either run (its processes could not be told apart)."""
-    sources = rf.sources
-    if len(sources) < 2 or not all(s.get("processes") for s in sources[:2]):
+    if len(rf.sources) < 2 or not all(s.get("processes") for s in rf.sources[:2]):
         return None
-    first, second = (int(s["processes"]) for s in sources[:2])
     out: list[list[Case]] = [[], []]
     for c in cases:
         if not c.ok:  # a failed case failed in the pooled data: it is failed in each run too
             out[0].append(c)
             out[1].append(c)
             continue
-        if c.deterministic or len(c.runs) != first + second:
+        parts = None if c.deterministic else split_runs(rf, c)
+        if parts is None or sum(map(len, parts)) != len(c.runs):
             return None
-        for i, runs in enumerate((c.runs[:first], c.runs[first:first + second])):
+        for i, runs in enumerate(parts):
             samples = [list(map(float, run["samples"])) for run in runs]
             medians = [statistics.median(r) for r in samples]
             out[i].append(replace(c, runs=tuple(runs), processes=len(runs), median=statistics.median(medians),
@@ -385,20 +404,16 @@ class Helpers:
         by_experiment: dict[str, list[float]] = {}  # log cost ratios of the second run over the first
         processes = None
         for name, rf in sorted(self.results.files.items()):
-            sources = rf.sources
-            if len(sources) < 2 or not all(s.get("processes") for s in sources[:2]):
-                continue
-            first, second = (int(s["processes"]) for s in sources[:2])
             for c in rf.cases:
-                if not (_is_timed(c) and c.better in ("higher", "lower") and len(c.runs) >= first + second):
+                parts = split_runs(rf, c) if _is_timed(c) and c.better in ("higher", "lower") else None
+                if parts is None:
                     continue
-                medians = [[run.get("median") for run in part]
-                           for part in (c.runs[:first], c.runs[first:first + second])]
+                medians = [[run.get("median") for run in part] for part in parts]
                 if any(m is None or m <= 0 for part in medians for m in part):
                     continue
                 a, b = (statistics.median(part) for part in medians)
                 by_experiment.setdefault(name, []).append(math.log(formatting.advantage(a, b, c.better)))
-                processes = min(processes or first, first, second)
+                processes = min(processes or len(parts[0]), len(parts[0]), len(parts[1]))
         logs = [value for values in by_experiment.values() for value in values]
         if len(logs) < 2:
             return {}

@@ -325,3 +325,15 @@ def test_across_hosts_counts_only_the_other_machines(tmp_path):
     problems = Problems()
     helpers = Helpers(Sources(alone, load_results(alone / "results", problems, alone), bib=None), problems, DocumentState())
     assert helpers.across_hosts("latency", "latency", model="cnn")["summary"] == "no other machine with intervals"
+
+
+def test_session_agreement_splits_cases_that_start_several_processes_per_round(tmp_path):
+    """Cold start starts its own processes, 6 per run here, while each run records 5 rounds: the
+    12 processes split 6 | 6, not 5 | 5."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    cases = [_session_case(base, "cold", [10.0] * 6, [20.0] * 6), _session_case(base, "warm", [5.0] * 6, [10.0] * 6)]
+    dump(_pooled_doc(cases, per_run=(5, 5)), tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    got = helpers.session_agreement()
+    assert not problems.errors and got["cases"] == 2 and got["processes"] == 6
+    assert got["shift"] == pytest.approx(2.0)  # a 5 | 5 split would mix the runs (run medians 10 and 20 -> 15)
