@@ -28,7 +28,7 @@ def fmt_number(x: float, digits: int = 3) -> str:
     if magnitude >= digits - 1:
         return f"{round(x):,}"
     decimals = max(0, digits - 1 - magnitude)
-    text = f"{x:.{decimals}f}"
+    text = f"{x:,.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 

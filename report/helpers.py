@@ -649,7 +649,11 @@ class Helpers:
             parts = [f"holds on {held} of {len(others)} other machine{'' if len(others) == 1 else 's'} with intervals"
                      if others else "no other machine with intervals"]
             parts += [f"same direction by point estimate on {', '.join(by_point)}"] if by_point else []
-            parts += [f"reverses on {', '.join(reversed_on)}"] if reversed_on else []
+            pooled_hosts = {e["label"] for e in out["hosts"] if e["pooled"]}
+            by_ci = [h for h in reversed_on if h not in pooled_hosts]
+            by_estimate = [h for h in reversed_on if h in pooled_hosts]
+            parts += [f"reverses on {', '.join(by_ci)}"] if by_ci else []
+            parts += [f"reverses by point estimate on {', '.join(by_estimate)}"] if by_estimate else []
             parts += [f"not confirmed on {', '.join(unconfirmed)}"] if unconfirmed else []
             out["summary"] = "; ".join(parts)
         out["reversed_on"] = reversed_on
