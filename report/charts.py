@@ -171,6 +171,9 @@ def render_svg(spec: ChartSpec) -> str:
                 ax.yaxis.set_major_locator(LogLocator(base=10))
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: log_tick(v)))
                 lo, hi = ax.get_ylim()
+                if lo > 0:  # down to the decade below the data, so every value sits above a labelled tick
+                    lo = 10 ** math.floor(math.log10(lo))
+                    ax.set_ylim(bottom=lo)
                 narrow = lo > 0 and math.log10(hi / lo) < 1.5  # few decades: label 2×, 5× too
                 ax.yaxis.set_minor_formatter(FuncFormatter(
                     lambda v, _pos: plain_tick(v) if narrow and str(plain_tick(v))[:1] in "25" else ""))
