@@ -850,9 +850,10 @@ class Helpers:
         return name if not mode else f"{name} {MODE_NAMES.get(mode, mode.replace('_', ' '))}"
 
     @helper
-    def which_of(self, selected: Iterable[Any], among: Iterable[Any], noun: str = "models") -> str:
-        """"all four models", "none of the models" or "MLP and CNN": which of ``among`` are in
-        ``selected``, in the order of ``among`` (model ids in their display names)."""
+    def which_of(self, selected: Iterable[Any], among: Iterable[Any], noun: str = "models", article: bool = True) -> str:
+        """"all four models", "none of the models" or "the CNN and the MLP": which of ``among`` are
+        in ``selected``, in the order of ``among`` (model ids in their display names, each with
+        "the" unless ``article`` is false, as in a table cell: "CNN and MLP")."""
         among = list(among)
         picked = set(selected)  # once: ``selected`` may be a one-pass iterator (a Jinja filter's output)
         chosen = [x for x in among if x in picked]
@@ -863,7 +864,8 @@ class Helpers:
             return f"{words.get(len(among), f'all {len(among)}')} {noun}"
         if not chosen:
             return f"none of the {noun}"
-        names = [MODEL_NAMES.get(str(x), str(x)) if noun == "models" else str(x) for x in chosen]
+        names = [("the " if article else "") + MODEL_NAMES.get(str(x), str(x)) if noun == "models" else str(x)
+                 for x in chosen]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
     # --- numbers and sentences -----------------------------------------------------------

@@ -78,7 +78,8 @@ def test_tally_counts_models_per_direction(tmp_path):
 def test_which_of_accepts_a_one_pass_iterator(tmp_path):
     """Templates pass filter output (``kdiff | unique``, a generator): every member must count."""
     h = _helpers(tmp_path, LATENCY)
-    assert h.which_of(iter(["mlp", "cnn"]), ["cnn", "mlp", "lstm"]) == "CNN and MLP"
+    assert h.which_of(iter(["mlp", "cnn"]), ["cnn", "mlp", "lstm"]) == "the CNN and the MLP"
+    assert h.which_of(["mlp"], ["cnn", "mlp", "lstm"], article=False) == "MLP"
     assert h.which_of((m for m in ["cnn", "mlp"]), ["cnn", "mlp"]) == "both models"
 
 
