@@ -30,6 +30,8 @@ FRAMEWORK_COLOURS = {
     "onnxruntime": "#93c5fd",  # light blue
     "litert": "#4b5563",       # grey
 }
+# For series that are not frameworks: alternating dark and light, so neighbours differ in greyscale.
+SERIES_COLOURS = ["#c2410c", "#93c5fd", "#1d4ed8", "#fdba74", "#4b5563", "#d1d5db"]
 # Line hatches only: a dot or circle hatch ("..", "oo") becomes thousands of Bezier circles
 # per pattern tile (67 kB of path per pattern), which made drawing the PDF several seconds slower.
 HATCHES = ["", "//", "\\\\", "xx", "--", "||", "++", "/"]
@@ -135,6 +137,11 @@ def display_label(case: Case, fields: Sequence[str]) -> str:
 
 def _style(series: list[str], cases_by_series: dict[str, list[Case]]) -> dict[str, dict[str, Any]]:
     styles, per_framework = {}, {}
+    if any(len({c.framework for c in cases_by_series[key]}) > 1 for key in series):
+        # Series that are not frameworks (the deployment chart's models span every runtime): one
+        # colour and one hatch per series, so they differ in print and in greyscale alike.
+        return {key: {"color": SERIES_COLOURS[i % len(SERIES_COLOURS)], "hatch": HATCHES[i % len(HATCHES)],
+                      "marker": MARKERS[i % len(MARKERS)]} for i, key in enumerate(series)}
     for key in series:
         fw = cases_by_series[key][0].framework
         n = per_framework.get(fw, 0)
