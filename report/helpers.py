@@ -614,7 +614,7 @@ class Helpers:
             out["hosts"].append({"label": label, "pairing": pairing, "pooled": info["schema"] == "pooled"})
         out["primary"] = primary
         direction = {formatting.BETTER: 1, formatting.WORSE: -1}.get(primary.verdict if primary else "", 0)
-        reversed_on, unconfirmed, by_point = [], [], []
+        reversed_on, reversed_by_point, unconfirmed, by_point = [], [], [], []
         for entry in out["hosts"]:
             pr = entry["pairing"]
             if entry["pooled"]:
@@ -633,7 +633,7 @@ class Helpers:
                 out["tested"] += 1
                 out["holds"] += d == direction
                 if d == -direction:
-                    reversed_on.append(entry["label"])
+                    (reversed_by_point if entry["pooled"] else reversed_on).append(entry["label"])
                 elif entry["pooled"]:
                     by_point.append(entry["label"])
             elif direction:
@@ -649,14 +649,11 @@ class Helpers:
             parts = [f"holds on {held} of {len(others)} other machine{'' if len(others) == 1 else 's'} with intervals"
                      if others else "no other machine with intervals"]
             parts += [f"same direction by point estimate on {', '.join(by_point)}"] if by_point else []
-            pooled_hosts = {e["label"] for e in out["hosts"] if e["pooled"]}
-            by_ci = [h for h in reversed_on if h not in pooled_hosts]
-            by_estimate = [h for h in reversed_on if h in pooled_hosts]
-            parts += [f"reverses on {', '.join(by_ci)}"] if by_ci else []
-            parts += [f"reverses by point estimate on {', '.join(by_estimate)}"] if by_estimate else []
+            parts += [f"reverses on {', '.join(reversed_on)}"] if reversed_on else []
+            parts += [f"reverses by point estimate on {', '.join(reversed_by_point)}"] if reversed_by_point else []
             parts += [f"not confirmed on {', '.join(unconfirmed)}"] if unconfirmed else []
             out["summary"] = "; ".join(parts)
-        out["reversed_on"] = reversed_on
+        out["reversed_on"] = reversed_on + reversed_by_point
         return out
 
     @helper
@@ -769,7 +766,6 @@ class Helpers:
         would choose, such as TensorFlow eager, never counts) and ``between`` = the gap between the
         two frameworks' fastest modes. Returns ``{"values": [...], "mode_matters": [values where within > between],
         "by_framework": {"pytorch": [values where PyTorch's own spread > between], "tensorflow": [...]},
-        "where": "in TensorFlow for all four models; in PyTorch for CNN" (from by_framework),
         "ratios": {value: (within, between)}}``."""
         out: dict[str, Any] = {"values": [], "mode_matters": [], "ratios": {},
                                "by_framework": {"pytorch": [], "tensorflow": []}}
@@ -801,8 +797,6 @@ class Helpers:
             for fw, own in spread.items():
                 if own > between:
                     out["by_framework"][fw].append(value)
-        out["where"] = "; ".join(f"in {FRAMEWORK_NAMES[fw]} for {self.which_of(values, out['values'])}"
-                                 for fw, values in sorted(out["by_framework"].items(), reverse=True) if values)
         return out
 
     @helper
