@@ -9,8 +9,8 @@ ignored: the value is computed. ``PAPER_NO_CACHE=1`` turns every cache off (the 
 does all the work, which is how to time it cold).
 
 Kinds: ``charts`` (matplotlib SVG), ``ratios`` (bootstrap CIs of speed-ups), ``references``
-(CSL-formatted bibliography), ``jinja`` (compiled templates) and ``includes`` (each template's
-static includes, for the cycle check).
+(CSL-formatted bibliography), ``jinja`` (compiled templates), ``includes`` (each template's
+static includes, for the cycle check) and ``deflate`` (the PDF's compressed attachment streams).
 """
 
 from __future__ import annotations
@@ -63,6 +63,20 @@ def cached_text(kind: str, key: str, compute: Callable[[], str], suffix: str = "
         pass
     value = compute()
     _store(path, value.encode("utf-8"))
+    return value
+
+
+def cached_bytes(kind: str, key: str, compute: Callable[[], bytes], suffix: str = ".bin") -> bytes:
+    """The bytes stored under ``key``, or ``compute()`` (then stored)."""
+    if not enabled():
+        return compute()
+    path = cache_dir(kind) / f"{key}{suffix}"
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    value = compute()
+    _store(path, value)
     return value
 
 

@@ -122,3 +122,39 @@ def test_pdf_streams_are_deflated_at_the_declared_level_and_pydyf_is_restored():
     assert packed == zlib.compress(data, DEFLATE_LEVEL)
     assert zlib.decompress(packed) == data
     assert pydyf.zlib is original
+
+
+def test_long_pdf_streams_come_from_the_deflate_cache_with_the_same_bytes(cache_home):
+    """An attached results file is deflated once; later builds read the stored stream, which is
+    byte for byte what zlib gives. A damaged entry (wrong Adler-32) is recomputed, never used."""
+    import pydyf
+
+    from report.pdf import CACHED_STREAM_BYTES, DEFLATE_LEVEL, _deflate_level
+
+    data = bytes(range(256)) * (CACHED_STREAM_BYTES // 256 + 1)
+    expected = zlib.compress(data, DEFLATE_LEVEL)
+
+    def deflated() -> bytes:
+        with _deflate_level(DEFLATE_LEVEL):
+            compressor = pydyf.zlib.compressobj(level=9)
+            return compressor.compress(data) + compressor.flush()
+
+    assert deflated() == expected
+    entries = list((cache_home / cache.PROJECT / "deflate").iterdir())
+    assert len(entries) == 1 and entries[0].read_bytes() == expected
+    entries[0].write_bytes(b"tampered" + expected[8:-4] + b"\0\0\0\0")
+    assert deflated() == expected  # the damaged entry is not used
+    entries[0].write_bytes(expected[:-1] + bytes([expected[-1] ^ 1]))
+    assert deflated() == expected
+
+
+def test_short_pdf_streams_are_not_cached(cache_home):
+    import pydyf
+
+    from report.pdf import DEFLATE_LEVEL, _deflate_level
+
+    with _deflate_level(DEFLATE_LEVEL):
+        compressor = pydyf.zlib.compressobj(level=9)
+        packed = compressor.compress(b"page content") + compressor.flush()
+    assert packed == zlib.compress(b"page content", DEFLATE_LEVEL)
+    assert not (cache_home / cache.PROJECT / "deflate").exists()
