@@ -230,9 +230,34 @@ def test_time_to_accuracy_uses_the_papers_mlp_on_shared_data():
     assert all((a == b).all() for ea, eb in zip(batches, again) for a, b in zip(ea, eb))
 
 
+def test_time_to_accuracy_loop_times_every_step_but_the_first_and_stops_at_the_target(monkeypatch):
+    """The loop both frameworks share: indices are converted before the clock, the first step
+    is timed apart, every later step is timed, and training stops at the first epoch whose
+    accuracy reaches the target."""
+    clock = iter(range(10_000))
+    monkeypatch.setattr(time_to_accuracy.time, "perf_counter", lambda: float(next(clock)))
+    steps, converted = [], []
+    accuracies = iter([0.5, 0.99, 1.0])
+
+    def to_index(batch):
+        converted.append(len(steps))  # conversions happen before any step of the epoch
+        return tuple(batch)
+
+    n = time_to_accuracy.BATCH * 3
+    train_s, epochs, acc, first = time_to_accuracy.train_to_target(
+        lambda x, y: steps.append(x), lambda i: (i, i), to_index, lambda: next(accuracies),
+        seed=1, n=n, max_epochs=5)
+    assert (epochs, acc) == (2, 0.99) and len(steps) == 6
+    assert converted == [0, 0, 0, 3, 3, 3]
+    assert first == 1.0  # one clock tick around the first step alone
+    assert train_s == 2.0  # one tick around each epoch's timed loop (2 + 3 steps)
+
+
 def test_time_to_accuracy_pytorch_one_process():
     task = pick(time_to_accuracy, framework="pytorch")
     res = check(task, time_to_accuracy.run(task, make_ctx()))
     assert 1 <= res["epochs"].samples[0] <= int(task.params["max_epochs"])
     assert res["final_accuracy"].samples[0] > 0.5
     assert res["wall_time"].extra["seed"] == 0
+    assert res["epoch_time"].samples[0] == pytest.approx(res["wall_time"].samples[0] / res["epochs"].samples[0])
+    assert res["wall_time"].extra["first_step_s"] > 0
