@@ -167,3 +167,14 @@ def test_memory_children_run_side_by_side_and_each_is_one_run(monkeypatch):
     assert sorted(out["peak_rss"].samples) == [100.0 + i for i in range(memory.PROCESSES)]
     assert out["peak_rss"].runs == [[s] for s in out["peak_rss"].samples]
     assert out["peak_rss_over_import"].runs == [[s - 50.0] for s in out["peak_rss"].samples]
+
+
+def test_training_measures_every_tensorflow_mode_with_default_threads_too():
+    """The pinned inter-op pool (one thread) can bind TensorFlow more than PyTorch's eager step,
+    so every TensorFlow mode, and PyTorch eager, also runs unpinned (threads=None)."""
+    tasks = training.tasks(False)
+    unpinned = {(t.framework, t.mode) for t in tasks if t.threads is None}
+    assert unpinned == {("pytorch", "eager"), ("tensorflow", "eager"), ("tensorflow", "graph"), ("tensorflow", "xla")}
+    for framework, mode in unpinned:
+        assert {t.model for t in tasks if (t.framework, t.mode) == (framework, mode) and t.threads is None} == set(MODELS)
+    assert all(t.threads is not None for t in training.tasks(True))
