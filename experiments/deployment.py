@@ -193,12 +193,17 @@ class _FallbackUsed(Exception):
 
 
 def _torch_predict(loaded):
+    """Under ``torch.inference_mode()``, the context the inference experiment times eager PyTorch
+    in, so the two compare like for like (``extra.grad_mode``)."""
     import torch
 
     def predict(x):
-        with torch.no_grad():
+        with torch.inference_mode():
             return loaded(torch.from_numpy(x)).numpy()
     return predict
+
+
+GRAD_MODES = {_torch_predict: "torch.inference_mode"}
 
 
 def _executorch_predict(method):
@@ -404,6 +409,8 @@ def run(task: Task, ctx) -> list[Measurement]:
     if task.mode in NOTES:
         st.notes.append(NOTES[task.mode])
     st.extra["device"] = "cpu"
+    if path.predict in GRAD_MODES:
+        st.extra["grad_mode"] = GRAD_MODES[path.predict]
     model, example, xs, ref = SOURCES[path.source](task.model, ctx.seed)
     with tempfile.TemporaryDirectory(prefix=f"deploy-{task.mode}-") as tmp:
         target = Path(tmp) / path.artifact

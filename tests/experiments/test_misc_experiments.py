@@ -179,6 +179,8 @@ def test_deployment_paths(mode, model):
     assert res["artifact_size"].samples[0] > 50_000  # mlp ~235k, cnn ~23k float32 weights
     assert res["max_abs_diff"].samples[0] < 1e-4
     assert res["latency"].samples and res["load_time"].samples[0] < 60
+    # PyTorch artefacts run in the inference experiment's gradient mode (like for like).
+    assert res["latency"].extra.get("grad_mode") == ("torch.inference_mode" if mode == "torch_export" else None)
 
 
 def test_deployment_failure_is_recorded(monkeypatch):
