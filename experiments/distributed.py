@@ -270,7 +270,8 @@ def run(task: Task, ctx) -> list[Measurement]:
                     extra={**extra, "blocks_clipped_at_zero": sum(a < b for a, b in
                                                                   zip(step, compute))},
                     notes="step_time minus compute_time, block by block, clipped at 0 (with "
-                          "one process the difference is noise around 0)"),
+                          "one process there is nothing to exchange: what remains is the cost of the "
+                          "framework's data-parallel wrapper, e.g. DDP's gradient hooks and buckets)"),
         Measurement(ALLREDUCE_TIME, [s * 1e3 for s in allreduce], extra=extra,
                     notes=note_allreduce),
         Measurement(INIT_TIME, [max(r["init_s"] for r in reports)], extra=extra,

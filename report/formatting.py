@@ -103,7 +103,7 @@ def fmt_case(case: Case, *, stat: str = "median", ci: bool = True) -> str:
     return text + f" (n = {case.processes})"
 
 
-CASE_STATS = ("median", "p90", "p99", "mean", "stdev")
+CASE_STATS = ("median", "p90", "p99", "p90_by_process", "p99_by_process", "mean", "stdev")
 
 
 def cis_overlap(a: Case, b: Case) -> bool:

@@ -598,7 +598,8 @@ class Helpers:
         ``{"primary": pairing, "hosts": [{"label", "pairing", "status"}], "holds": k, "tested": n,
         "summary": "no other machine with intervals; same direction by point estimate on host B" /
         "holds on 1 of 2 other machines with intervals; reverses on host C" / ..., "reversed_on":
-        [hosts where the direction is the opposite, by interval or point estimate]}`` (the primary
+        [hosts where the direction is the opposite, by interval or point estimate],
+        "reversed_by_point": [those of them with point estimates only]}`` (the primary
         host defines the finding, so the summary counts only the other hosts). On a host whose
         results have no process-level CIs (version-1 data) only the direction of the point
         estimate is compared, and the status says so."""
@@ -654,6 +655,7 @@ class Helpers:
             parts += [f"not confirmed on {', '.join(unconfirmed)}"] if unconfirmed else []
             out["summary"] = "; ".join(parts)
         out["reversed_on"] = reversed_on + reversed_by_point
+        out["reversed_by_point"] = reversed_by_point
         return out
 
     @helper
@@ -766,8 +768,10 @@ class Helpers:
         would choose, such as TensorFlow eager, never counts) and ``between`` = the gap between the
         two frameworks' fastest modes. Returns ``{"values": [...], "mode_matters": [values where within > between],
         "by_framework": {"pytorch": [values where PyTorch's own spread > between], "tensorflow": [...]},
-        "ratios": {value: (within, between)}}``."""
-        out: dict[str, Any] = {"values": [], "mode_matters": [], "ratios": {},
+        "ratios": {value: (within, between)}, "separated": {value: whether the comparison rule
+        tells the two fastest modes apart}}``: a gap the rule does not establish should be written
+        as "no clear difference", not as a factor."""
+        out: dict[str, Any] = {"values": [], "mode_matters": [], "ratios": {}, "separated": {},
                                "by_framework": {"pytorch": [], "tensorflow": []}}
         for value in self.params(experiment, by, metric=metric, **filters):
             found = [c for c in self._cases(experiment, {"metric": metric, by: value, **filters}, template_location())
@@ -792,6 +796,8 @@ class Helpers:
             between = max(r, 1 / r)
             out["values"].append(value)
             out["ratios"][value] = (within, between)
+            out["separated"][value] = formatting.verdict(best["pytorch"], best["tensorflow"], self.min_effect) \
+                in (formatting.BETTER, formatting.WORSE)
             if within > between:
                 out["mode_matters"].append(value)
             for fw, own in spread.items():
@@ -866,7 +872,8 @@ class Helpers:
     @helper
     def value(self, experiment: str, stat: str = "median", ci: bool = True, **filters: Any) -> Markup:
         """The formatted value of the one matching case, "0.12 ms (95% CI 0.11–0.13 ms)", with
-        its identity in a tooltip; ``stat`` may be median, p90, p99, mean or stdev."""
+        its identity in a tooltip; ``stat`` may be median, p90, p99 (of the pooled samples),
+        p90_by_process, p99_by_process (every process weighing the same), mean or stdev."""
         found = self._one(experiment, filters, template_location())
         if found is None:
             return UNRESOLVED
@@ -977,6 +984,20 @@ class Helpers:
     def pct(self, fraction: float | None) -> str:
         """A fraction as a percentage: ``pct(min_effect)`` → "5%", ``pct(0.619)`` → "61.9%"."""
         return "n/a" if fraction is None else f"{formatting.fmt_number(fraction * 100)}%"
+
+    @helper
+    def fmt_range(self, low: float, high: float, unit: str) -> str:
+        """A range in one unit, chosen for ``high``: ``fmt_range(6.51e-2, 0.155, "ms")`` →
+        "65.1–155 µs", where two ``fmt`` calls would mix µs and ms."""
+        return formatting.fmt_range(low, high, unit)
+
+    @helper
+    def pct_points(self, a: float | None, b: float | None) -> str:
+        """The gap between two fractions in percentage points, without sign: ``pct_points(0.672,
+        0.583)`` → "8.9 percentage points" (a difference of shares, not a relative change)."""
+        if a is None or b is None:
+            return "n/a"
+        return f"{formatting.fmt_number(abs(a - b) * 100)} percentage points"
 
     @helper
     def fmt_number(self, value: float, digits: int = 3) -> str:

@@ -87,6 +87,21 @@ class Case:
         """The raw samples grouped by process (empty for version-1 data, which has no runs)."""
         return [list(run["samples"]) for run in self.runs]
 
+    @property
+    def p90_by_process(self) -> float | None:
+        """p90 with every process weighing the same (``stats.percentile_by_process``); None for
+        version-1 data."""
+        from results_contract.stats import percentile_by_process
+
+        return percentile_by_process(self.run_samples(), 90)
+
+    @property
+    def p99_by_process(self) -> float | None:
+        """p99 with every process weighing the same (``stats.percentile_by_process``)."""
+        from results_contract.stats import percentile_by_process
+
+        return percentile_by_process(self.run_samples(), 99)
+
     def loaded_runs(self, max_cores: float | None = None) -> list[Mapping[str, Any]]:
         """The runs that recorded the machine's load (``runs[i].load``), in run order. Runs
         measured before the harness recorded load are left out, and so, given the machine's

@@ -29,6 +29,26 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(samples, dtype=float), q))
 
 
+def percentile_by_process(runs: Sequence[Sequence[float]], q: float) -> float | None:
+    """The q-th percentile (0..100) of samples grouped by process, every process weighing the
+    same whatever its number of samples.
+
+    A process that times until a time budget runs out contributes fewer calls when it is slow,
+    so percentiles of the pooled calls lean towards fast processes; here each of a process's
+    ``n`` samples weighs ``1/n``. The weighted distribution is interpolated linearly between
+    the midpoints of each sample's weight (with equal counts per process this is the Hazen
+    percentile of the pooled samples). None without samples."""
+    runs = [np.asarray(r, dtype=float) for r in runs if len(r)]
+    if not runs:
+        return None
+    values = np.concatenate(runs)
+    weights = np.concatenate([np.full(r.size, 1.0 / r.size) for r in runs])
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order]
+    positions = (np.cumsum(weights) - weights / 2.0) / weights.sum()
+    return float(np.interp(q / 100.0, positions, values))
+
+
 def _within_run_medians(run: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """``resamples`` bootstrap medians of one process's samples (chunked: bounded memory)."""
     if run.size == 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from results_contract.stats import MIN_PROCESSES, hierarchical_ci, is_valid_sample, ratio_ci, summarize
+from results_contract.stats import MIN_PROCESSES, hierarchical_ci, is_valid_sample, percentile, ratio_ci, summarize
 
 
 def test_ci_widens_when_process_medians_disagree_though_each_process_is_tight():
@@ -80,3 +80,19 @@ def test_ratio_ci_brackets_the_true_ratio_and_needs_three_processes_each():
 def test_sample_validity():
     assert is_valid_sample(0.0) and is_valid_sample(3)
     assert not any(is_valid_sample(v) for v in (-1.0, float("nan"), float("inf"), True, "1"))
+
+
+def test_percentile_by_process_weighs_every_process_the_same():
+    from results_contract.stats import percentile_by_process
+
+    fast = [1.0] * 400            # a fast process makes many calls within its time budget
+    slow = [10.0] * 40            # a slow one few
+    pooled = percentile(fast + slow, 90)
+    assert pooled == 1.0          # the pooled calls barely see the slow process
+    assert percentile_by_process([fast, slow], 90) == 10.0  # half the weight is the slow process
+    assert percentile_by_process([fast, slow], 25) == 1.0
+    # With equal counts per process it agrees with the pooled samples' (Hazen) percentile.
+    a, b = [1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]
+    assert percentile_by_process([a, b], 50) == pytest.approx(4.5)
+    assert percentile_by_process([a, b], 100) == 8.0 and percentile_by_process([a, b], 0) == 1.0
+    assert percentile_by_process([], 99) is None and percentile_by_process([[]], 99) is None
