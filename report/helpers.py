@@ -80,25 +80,28 @@ def speedup(a: Case, b: Case) -> tuple[float, float | None, float | None] | None
     return (value, lo, hi) if a.better == "lower" else (value, 1 / hi, 1 / lo)
 
 
-def cached_ratio_ci(a_runs: list[list[float]], b_runs: list[list[float]]) -> tuple[float, float] | None:
-    """``ratio_ci`` through the ``ratios`` cache: the bootstrap is the build's most expensive
-    computation, and its result depends only on the two cases' runs and the statistics code."""
+def _cached_ci(name: str, compute, *runs: list[list[float]]) -> tuple[float, float] | None:
+    """``compute(*runs)`` through the ``ratios`` cache, keyed by ``name``, the runs and the
+    statistics code: the bootstraps are the build's most expensive computation, and their results
+    depend on nothing else."""
     from report import cache
     from results_contract import stats
 
-    key = cache.fingerprint("ratio_ci", a_runs, b_runs, cache.source_of(stats.__file__))
-    ci = cache.cached_json("ratios", key, lambda: ratio_ci(a_runs, b_runs))
+    key = cache.fingerprint(name, *runs, cache.source_of(stats.__file__))
+    ci = cache.cached_json("ratios", key, lambda: compute(*runs))
     return tuple(ci) if ci is not None else None
+
+
+def cached_ratio_ci(a_runs: list[list[float]], b_runs: list[list[float]]) -> tuple[float, float] | None:
+    """``ratio_ci`` through the ``ratios`` cache."""
+    return _cached_ci("ratio_ci", ratio_ci, a_runs, b_runs)
 
 
 def cached_hierarchical_ci(runs: list[list[float]]) -> tuple[float, float] | None:
-    """``hierarchical_ci`` through the ``ratios`` cache, keyed like ``cached_ratio_ci``."""
-    from report import cache
+    """``hierarchical_ci`` through the ``ratios`` cache."""
     from results_contract import stats
 
-    key = cache.fingerprint("hierarchical_ci", runs, cache.source_of(stats.__file__))
-    ci = cache.cached_json("ratios", key, lambda: stats.hierarchical_ci(runs))
-    return tuple(ci) if ci is not None else None
+    return _cached_ci("hierarchical_ci", stats.hierarchical_ci, runs)
 
 
 def split_runs(rf, case: Case) -> tuple[tuple, tuple] | None:
@@ -573,6 +576,12 @@ class Helpers:
         return found.find(experiment, **filters)
 
     @helper
+    def other_hosts(self) -> list[dict[str, Any]]:
+        """The ``hosts()`` records of every machine but the primary one, for "the other machine"
+        against "the others"."""
+        return [h for h in self.hosts() if not h["primary"]]
+
+    @helper
     def hosts(self) -> list[dict[str, Any]]:
         """Every host with results, the primary one first: ``label``, ``primary``,
         ``environment`` (of its first results file), ``experiments`` (names), ``schema``
@@ -988,7 +997,7 @@ class Helpers:
     @helper
     def fmt_range(self, low: float, high: float, unit: str) -> str:
         """A range in one unit, chosen for ``high``: ``fmt_range(6.51e-2, 0.155, "ms")`` →
-        "65.1–155 µs", where two ``fmt`` calls would mix µs and ms."""
+        "0.0651–0.155 ms", where two ``fmt`` calls would mix µs and ms."""
         return formatting.fmt_range(low, high, unit)
 
     @helper
