@@ -1022,7 +1022,9 @@ class Helpers:
                x_labels: dict[Any, str] | None = None, hline: float | None = None,
                hline_label: str | None = None, alt: str | None = None, **where_filters: Any) -> Markup:
         """A numbered chart of one metric (bars or lines, one series per ``series`` key, error
-        bars from the CIs); ``cases`` plots exactly those cases instead of the filter selection.
+        bars from the CIs); ``cases`` plots exactly those cases instead of the filter selection,
+        and with ``"metric"`` among the ``series`` keys they may be of several metrics in the unit
+        of ``metric`` (for example import time beside time to the first prediction).
         The caption links the results file, the experiment module and the commit; ``alt`` is the
         text a screen reader or the tagged PDF gives for the chart (default: the caption);
         ``hline`` draws a reference line (for example a measured peak)."""
@@ -1030,7 +1032,10 @@ class Helpers:
         number, label = self._new_label("fig", label, where)
         if cases is not None:
             self._cases(experiment, {}, where)  # records the experiment as used, checks it exists
-            found = [c for c in cases if c is not None and c.metric == metric]
+            series = tuple(series)
+            unit = next((c.unit for c in cases if c is not None and c.metric == metric), None)
+            found = [c for c in cases if c is not None and (
+                c.metric == metric or ("metric" in series and unit is not None and c.unit == unit))]
         else:
             found = self._cases(experiment, {"metric": metric, **where_filters}, where)
         if self.results.experiment(experiment) is not None and not found:
