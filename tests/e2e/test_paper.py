@@ -35,6 +35,8 @@ ARTEFACTS = {
     "an internal id in prose": r"\b(?:pytorch|tensorflow|litert|onnxruntime|keras)/[a-z_]+",
     "a raw mode id in prose": r"\b(?:eager_cl|compile_model|matmul_graph|int8_dynamic|fresh_process)\b",
     "n/a without a reason": r"(?<![\"“])n/a(?! \()(?![\"”])",
+    "an HTML entity escaped twice (a Markup joined to a plain string, then escaped)":
+        r"&(?:#\d+|#x[0-9a-fA-F]+|amp|lt|gt|quot|apos);",
 }
 # Names that contain digits but are not numbers.
 ALLOWED_TOKENS = re.compile(r"(?<!\w)(FP32|float32|float16|bfloat16|int8|p90|p99|95%|TF\s?2|Keras\s3|PyTorch\s2)(?!\w)")
