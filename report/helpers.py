@@ -206,6 +206,7 @@ class Helpers:
         # The bootstrap behind a speed-up is the build's most expensive computation, and the
         # abstract, guide, conclusion and machines section ask for the same pairs: once each.
         self._speedups: dict[tuple, tuple[float, float | None, float | None] | None] = {}
+        self._hosts: list[dict[str, Any]] | None = None  # hosts(): the results do not change in a build
 
     @classmethod
     def registry(cls) -> dict[str, Callable]:
@@ -587,7 +588,10 @@ class Helpers:
         ``environment`` (of its first results file), ``experiments`` (names), ``schema``
         ("process-level" when its cases carry per-process runs, else "pooled": version-1 data),
         ``commits`` (the distinct commits its files were measured at, first 10 characters, sorted)
-        and ``dirty`` (how many of its files came from a modified tree)."""
+        and ``dirty`` (how many of its files came from a modified tree). Computed once per build:
+        the paper and ``other_hosts()`` ask for it several times."""
+        if self._hosts is not None:
+            return self._hosts
         out = []
         for label in sorted(self.results.hosts, key=lambda h: (h != self.results.primary, h)):
             h = self.results.hosts[label]
@@ -599,6 +603,7 @@ class Helpers:
                         "experiments": sorted(h.files), "schema": "pooled" if pooled else "process-level",
                         "commits": commits,
                         "dirty": sum(bool(rf.environment.get("git_dirty")) for rf in h.files.values())})
+        self._hosts = out
         return out
 
     @helper
