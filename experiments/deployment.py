@@ -194,16 +194,14 @@ class _FallbackUsed(Exception):
 
 def _torch_predict(loaded):
     """Under ``torch.inference_mode()``, the context the inference experiment times eager PyTorch
-    in, so the two compare like for like (``extra.grad_mode``)."""
+    in, so the two compare like for like (``DeploymentPath.grad_mode``, recorded as
+    ``extra.grad_mode``)."""
     import torch
 
     def predict(x):
         with torch.inference_mode():
             return loaded(torch.from_numpy(x)).numpy()
     return predict
-
-
-GRAD_MODES = {_torch_predict: "torch.inference_mode"}
 
 
 def _executorch_predict(method):
@@ -254,13 +252,16 @@ class DeploymentPath:
     convert: Callable[[Any, Any, Path, Notes], str]   # returns the API used
     load: Callable[[Path, Any], Any]
     predict: Callable[[Any], Callable]           # loaded -> f(numpy batch) -> numpy logits
+    grad_mode: str | None = None                 # the autograd context predict runs under, if any
 
 
 PATHS = {
     "torchscript": DeploymentPath("pytorch", "pytorch", "torch.jit.load", "model.pt",
-                                  _torchscript_convert, _torch_load, _torch_predict),
+                                  _torchscript_convert, _torch_load, _torch_predict,
+                                  grad_mode="torch.inference_mode"),
     "torch_export": DeploymentPath("pytorch", "pytorch", "torch.export.load(...).module()", "model.pt2",
-                                   _torch_export_convert, _torch_export_load, _torch_predict),
+                                   _torch_export_convert, _torch_export_load, _torch_predict,
+                                   grad_mode="torch.inference_mode"),
     "onnx": DeploymentPath("onnxruntime", "pytorch", "onnxruntime.InferenceSession", "model.onnx",
                            _torch_onnx_convert, _ort_load, _ort_predict),
     "executorch": DeploymentPath("pytorch", "pytorch", "executorch.runtime.Runtime (XNNPACK delegate)",
@@ -409,8 +410,8 @@ def run(task: Task, ctx) -> list[Measurement]:
     if task.mode in NOTES:
         st.notes.append(NOTES[task.mode])
     st.extra["device"] = "cpu"
-    if path.predict in GRAD_MODES:
-        st.extra["grad_mode"] = GRAD_MODES[path.predict]
+    if path.grad_mode:
+        st.extra["grad_mode"] = path.grad_mode
     model, example, xs, ref = SOURCES[path.source](task.model, ctx.seed)
     with tempfile.TemporaryDirectory(prefix=f"deploy-{task.mode}-") as tmp:
         target = Path(tmp) / path.artifact

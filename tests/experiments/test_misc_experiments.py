@@ -263,3 +263,11 @@ def test_time_to_accuracy_pytorch_one_process():
     assert res["wall_time"].extra["seed"] == 0
     assert res["epoch_time"].samples[0] == pytest.approx(res["wall_time"].samples[0] / res["epochs"].samples[0])
     assert res["wall_time"].extra["first_step_s"] > 0
+
+
+def test_every_torch_predicting_path_declares_its_grad_mode():
+    """The deployment table, not a side lookup, says which paths run under inference_mode."""
+    torch_paths = {m for m, p in deployment.PATHS.items() if p.predict is deployment._torch_predict}
+    assert torch_paths == {"torchscript", "torch_export"}
+    for mode, path in deployment.PATHS.items():
+        assert path.grad_mode == ("torch.inference_mode" if mode in torch_paths else None), mode
