@@ -10,7 +10,9 @@ does all the work, which is how to time it cold).
 
 Kinds: ``charts`` (matplotlib SVG), ``ratios`` (bootstrap CIs of speed-ups), ``references``
 (CSL-formatted bibliography), ``jinja`` (compiled templates), ``includes`` (each template's
-static includes, for the cycle check) and ``deflate`` (the PDF's compressed attachment streams).
+static includes, for the cycle check), ``deflate`` (the PDF's compressed attachment streams)
+and ``validated`` (an empty file per results file that passed the contract's checks, keyed by
+its bytes and the contract's code: ``ValidatedResults``).
 """
 
 from __future__ import annotations
@@ -102,3 +104,15 @@ def _store(path: Path, data: bytes) -> None:
         atomic_write(path, data)
     except OSError:
         pass
+
+
+class ValidatedResults:
+    """The results contract's ``ValidationMemo`` kept in this cache: an empty file per key
+    (``results_contract.model.validation_key``: the file's bytes and the contract's code)."""
+
+    def known(self, key: str) -> bool:
+        return enabled() and (cache_dir("validated") / key).is_file()
+
+    def remember(self, key: str) -> None:
+        if enabled():
+            _store(cache_dir("validated") / key, b"")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from report import formatting
+from report.cache import ValidatedResults
 from results_contract import Case, ResultsFile, load_folder
 from results_contract.errors import UserError
 from results_contract.hosts import host_folders
@@ -110,7 +111,7 @@ def resolve(spec: str, results_root: Path, root: Path) -> Side:
             raise UserError(f"{folder}: holds {len(hosts)} host folders; name one of them "
                             f"({', '.join(h.name for h in hosts) or 'none'})")
         folder = hosts[0]
-    loaded = load_folder(folder, root)
+    loaded = load_folder(folder, root, memo=ValidatedResults())
     if loaded.problems:
         raise UserError("\n".join(loaded.problems))
     if not loaded.files:

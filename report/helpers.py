@@ -18,6 +18,7 @@ import inspect
 import re
 import math
 import statistics
+import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -163,17 +164,28 @@ def helper(fn: Callable) -> Callable:
 
 
 def template_location() -> str:
-    """``templates/x.html.j2:12`` of the innermost template frame calling a helper."""
+    """``templates/x.html.j2:12`` of the innermost template frame calling a helper.
+
+    Helpers ask for it on every call (about 1,300 times a build), and Jinja re-parses the
+    template's line table each time it maps a line, so each template keeps the locations it has
+    already mapped (keyed by the working folder too, since the path is shown relative to it)."""
     frame = sys._getframe(1)
     while frame is not None:
         template = frame.f_globals.get("__jinja_template__")
         if template is not None:
-            name = template.filename or template.name or "<template>"
             try:
-                line = template.get_corresponding_lineno(frame.f_lineno)
-            except Exception:  # pragma: no cover - jinja internals
-                line = "?"
-            return f"{short_path(name)}:{line}"
+                known = template.__dict__.setdefault("_paper_locations", {})
+            except AttributeError:  # pragma: no cover - a template without a __dict__
+                known = {}
+            key = (os.getcwd(), frame.f_lineno)
+            if key not in known:
+                name = template.filename or template.name or "<template>"
+                try:
+                    line = template.get_corresponding_lineno(frame.f_lineno)
+                except Exception:  # pragma: no cover - jinja internals
+                    line = "?"
+                known[key] = f"{short_path(name)}:{line}"
+            return known[key]
         frame = frame.f_back
     return "<template>"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from report.cache import ValidatedResults
 from report.errors import Problems
 from results_contract import Case, ResultsFile, load_folder
 from results_contract.files import DEFAULT_MAX_BYTES
@@ -99,7 +100,7 @@ class ResultsSet:
 
 def _load_host(folder: Path, label: str | None, problems: Problems, root: Path | None,
                max_bytes: int) -> HostResults:
-    loaded = load_folder(folder, root, max_bytes)
+    loaded = load_folder(folder, root, max_bytes, memo=ValidatedResults())
     for line in loaded.problems:
         problems.error(line)
     if label is None:  # a flat folder: named by the host its files record

@@ -9,12 +9,14 @@ came from exceptions, validates, and writes atomically with sorted keys.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Protocol
 
 from jsonschema import Draft202012Validator
 
@@ -329,15 +331,51 @@ def _check_cases(data: dict[str, Any], where: str, problems: list[str]) -> None:
                             "metric, measured once: it carries no CI; set ci95 to null")
 
 
-def load(path: Path, where: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> ResultsFile:
-    """Read, upgrade and validate one results file; raise ResultsError (one line per problem)."""
+class ValidationMemo(Protocol):
+    """Where a reader remembers which files already passed ``parse`` (the report keeps one in
+    its build cache). Keys come from ``validation_key``: they change with the file's bytes and
+    with this package's code, so a remembered key can only ever mean "these very bytes passed
+    these very checks"."""
+
+    def known(self, key: str) -> bool: ...
+
+    def remember(self, key: str) -> None: ...
+
+
+@lru_cache(maxsize=1)
+def _contract_digest() -> bytes:
+    """sha256 of every source file of this package (the schema, the checks, the upgrades)."""
+    h = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    return h.digest()
+
+
+def validation_key(raw: bytes) -> str:
+    """The memo key of a results file's bytes under this version of the contract."""
+    return hashlib.sha256(_contract_digest() + raw).hexdigest()
+
+
+def load(path: Path, where: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+         memo: ValidationMemo | None = None) -> ResultsFile:
+    """Read, upgrade and validate one results file; raise ResultsError (one line per problem).
+
+    With a ``memo``, bytes that already passed every check under this code are only decoded
+    and upgraded: the checks are a pure function of the bytes and the code, and they took
+    about half of the time it takes to read the committed results (0.3 of 0.65 s)."""
     where = where or str(path)
     try:
-        text = decode_text(read_bytes(path, where, max_bytes), where,
-                           advice="restore the file with git or re-run the experiment")
+        raw = read_bytes(path, where, max_bytes)
+        text = decode_text(raw, where, advice="restore the file with git or re-run the experiment")
     except UserError as exc:
         raise ResultsError(exc.lines) from None
-    return ResultsFile.from_document(path, parse(text, where))
+    key = validation_key(raw) if memo is not None else None
+    if key is not None and memo.known(key):
+        return ResultsFile.from_document(path, upgrade.to_current(json.loads(text)))
+    document = parse(text, where)
+    if key is not None:
+        memo.remember(key)
+    return ResultsFile.from_document(path, document)
 
 
 @dataclass
@@ -350,13 +388,14 @@ class Folder:
     problems: list[str] = field(default_factory=list)
 
 
-def load_folder(folder: Path, root: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Folder:
+def load_folder(folder: Path, root: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                memo: ValidationMemo | None = None) -> Folder:
     """Load every ``*.json`` directly in ``folder``; problems are collected, never raised."""
     out = Folder()
     for path in sorted(folder.glob("*.json")):
         where = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
         try:
-            rf = load(path, where, max_bytes)
+            rf = load(path, where, max_bytes, memo)
         except ResultsError as exc:
             out.problems += exc.problems
             out.refused.add(path.stem)

@@ -89,3 +89,34 @@ def test_a_deterministic_case_carries_no_interval(tmp_path):
     doc["cases"] = [size]
     with pytest.raises(ResultsError, match="deterministic"):
         parse(json.dumps(doc), "inference.json")
+
+
+class _DictMemo:
+    def __init__(self):
+        self.keys: set[str] = set()
+
+    def known(self, key: str) -> bool:
+        return key in self.keys
+
+    def remember(self, key: str) -> None:
+        self.keys.add(key)
+
+
+def test_a_validation_memo_skips_checks_only_for_bytes_that_passed_them(tmp_path):
+    from results_contract.model import validation_key
+
+    path = tmp_path / "inference.json"
+    path.write_text(json.dumps(_v1_document()))
+    memo = _DictMemo()
+    first = load(path, memo=memo)
+    assert memo.keys == {validation_key(path.read_bytes())}
+    again = load(path, memo=memo)  # remembered: decoded and upgraded, not re-checked
+    assert again.document == first.document and again.written_as == 1
+    assert [c.id for c in again.cases] == [c.id for c in first.cases]
+    # New bytes are new keys: a file broken after it was remembered is still refused.
+    broken = _v1_document()
+    broken["cases"][0]["median"] = "fast"
+    path.write_text(json.dumps(broken))
+    with pytest.raises(ResultsError, match=r"\$\.cases\[0\]\.median"):
+        load(path, memo=memo)
+    assert len(memo.keys) == 1

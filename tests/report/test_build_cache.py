@@ -84,6 +84,7 @@ def test_cached_speedup_ci_equals_the_bootstrap(cache_home):
 def test_warm_build_reuses_every_cache_and_writes_the_same_html(project, tmp_path, cache_home, monkeypatch):
     from report import charts
     from report.pipeline import build
+    from results_contract import model as results_model
 
     def html(name: str) -> str:
         out = tmp_path / name
@@ -95,13 +96,17 @@ def test_warm_build_reuses_every_cache_and_writes_the_same_html(project, tmp_pat
     assert not (cache_home / cache.PROJECT).exists()
     monkeypatch.delenv("PAPER_NO_CACHE")
     cold = html("cold")
-    for kind in ("charts", "references", "jinja", "includes"):
+    for kind in ("charts", "references", "jinja", "includes", "validated"):
         assert any((cache_home / cache.PROJECT / kind).iterdir()), kind
 
     def no_drawing(spec):
         raise AssertionError("a warm build drew a chart instead of reusing it")
 
+    def no_checking(text, where):
+        raise AssertionError(f"a warm build re-checked {where} although its bytes passed before")
+
     monkeypatch.setattr(charts, "render_svg", no_drawing)
+    monkeypatch.setattr(results_model, "parse", no_checking)
     warm = html("warm")
     assert uncached == cold == warm
     assert "<svg" in warm
