@@ -8,8 +8,12 @@ model, runs the workload in the framework's main mode (PyTorch eager, TensorFlow
 Not ``ru_maxrss``: Linux keeps that across ``execve``, so a child started by a worker that had
 already trained a model reported the *worker's* peak (the first full run of schema 2 did exactly
 that: identical peaks for every model). ``VmHWM`` belongs to the address space, which ``execve``
-replaces. ``peak_rss`` is that whole-process peak, runtime included; ``peak_rss_over_import`` subtracts the RSS right after importing the framework,
-which leaves what the model, data, optimiser and workload cost.
+replaces. ``peak_rss`` is that whole-process peak, runtime included; ``peak_rss_over_import``
+subtracts the RSS right after importing the framework, which still counts the modules the
+workload imports lazily (``torch.optim`` pulls in ``torch._dynamo``: tens of MiB);
+``peak_rss_over_runtime`` subtracts the RSS after the same workload code ran once on a
+one-layer model (same optimiser, loss and mode), which leaves what the model, its data, its
+optimiser state and its activations cost.
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ from experiments.harness import Measurement, Task
 from experiments.harness.children import child_env, run_python
 from experiments.harness.framework_setup import configure_threads
 from experiments.models.weights import MODELS
-from results_contract.vocabulary import PEAK_RSS, PEAK_RSS_OVER_IMPORT
+from results_contract.vocabulary import PEAK_RSS, PEAK_RSS_OVER_IMPORT, PEAK_RSS_OVER_RUNTIME
 
 NAME = "memory"
 TITLE = "Peak memory of training and inference"
 IMPORTS_FRAMEWORKS = False  # the worker stays light; the children import the framework
 
-METRICS = (PEAK_RSS, PEAK_RSS_OVER_IMPORT)
+METRICS = (PEAK_RSS, PEAK_RSS_OVER_IMPORT, PEAK_RSS_OVER_RUNTIME)
 MAIN_MODE = {"pytorch": "eager", "tensorflow": "graph"}
 PROCESSES = 5  # fresh children per case: each is one run (the process is the unit of replication)
 # Children run this many at a time. A peak resident set does not depend on how busy the cores
@@ -41,7 +45,9 @@ PHASES = ("training", "inference")
 INFERENCE_MODEL = "cnn"
 NOTES = (f"fresh child process per sample, up to {CHILDREN_AT_ONCE} at a time; peak RSS (VmHWM, which execve resets) after the workload; over_import subtracts "
          "the RSS measured right after importing the framework (so it includes modules the "
-         "workload imports lazily, such as torch._dynamo for torch.optim)")
+         "workload imports lazily, such as torch._dynamo for torch.optim); over_runtime subtracts the RSS after "
+         "the same workload code ran once on a one-layer model (optimiser, loss and mode included), leaving "
+         "the model, its data, optimiser state and activations")
 
 
 def tasks(quick: bool) -> list[Task]:
@@ -63,10 +69,15 @@ def run(task: Task, ctx) -> list[Measurement]:
         samples = list(pool.map(_child, [job] * repeats))
     return [Measurement(PEAK_RSS, [s["peak_mib"] for s in samples], notes=NOTES,
                         runs=[[s["peak_mib"]] for s in samples],
-                        extra={"import_rss_mib": [s["import_mib"] for s in samples]}),
+                        extra={"import_rss_mib": [s["import_mib"] for s in samples],
+                               "runtime_rss_mib": [s["runtime_mib"] for s in samples]}),
             Measurement(PEAK_RSS_OVER_IMPORT,
                         [max(0.0, s["peak_mib"] - s["import_mib"]) for s in samples],
                         runs=[[max(0.0, s["peak_mib"] - s["import_mib"])] for s in samples],
+                        notes=NOTES),
+            Measurement(PEAK_RSS_OVER_RUNTIME,
+                        [max(0.0, s["peak_mib"] - s["runtime_mib"]) for s in samples],
+                        runs=[[max(0.0, s["peak_mib"] - s["runtime_mib"])] for s in samples],
                         notes=NOTES)]
 
 
@@ -96,13 +107,23 @@ def _peak_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
-def _measure_torch(job: dict) -> float:
+def _measure_torch(job: dict) -> tuple[float, float]:
     import torch  # noqa: F401 - imported first, so the RSS below is "after import"
 
     configure_threads("pytorch", job["threads"])
     base = _rss_mib()
     from experiments.models.modes import torch_batch, torch_predict
     from experiments.models.torch_models import build_torch, make_train_step
+
+    # The workload's code once on a one-layer model: what it imports lazily joins the baseline.
+    tiny, tx, ty = torch.nn.Linear(4, 2), torch.zeros(2, 4), torch.zeros(2, dtype=torch.long)
+    if job["phase"] == "training":
+        make_train_step(tiny)(tx, ty)
+    else:
+        with torch.inference_mode():
+            tiny.eval()(tx)
+    del tiny, tx, ty
+    runtime = _rss_mib()
 
     if job["phase"] == "training":
         step = make_train_step(build_torch(job["model"]))
@@ -114,16 +135,28 @@ def _measure_torch(job: dict) -> float:
         x = torch_batch(job["model"], job["batch_size"], job["seed"], "cpu")
         for _ in range(job["steps"]):
             predict(x)
-    return base
+    return base, runtime
 
 
-def _measure_tensorflow(job: dict) -> float:
-    import tensorflow  # noqa: F401 - imported first, so the RSS below is "after import"
+def _measure_tensorflow(job: dict) -> tuple[float, float]:
+    import tensorflow as tf  # imported first, so the RSS below is "after import"
 
     configure_threads("tensorflow", job["threads"])
     base = _rss_mib()
-    from experiments.models.keras_models import build_keras, make_train_step
+    import keras
+
+    from experiments.models.keras_models import build_keras, compile_fn, make_train_step
     from experiments.models.modes import tf_batch, tf_predict
+
+    # The workload's code once on a one-layer model: what it imports lazily joins the baseline.
+    tiny = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    tx, ty = tf.zeros((2, 4)), tf.zeros((2,), tf.int32)
+    if job["phase"] == "training":
+        float(make_train_step(tiny, mode=job["mode"])(tx, ty))
+    else:
+        compile_fn(lambda v: tiny(v, training=False), job["mode"])(tx).numpy()
+    del tiny, tx, ty
+    runtime = _rss_mib()
 
     if job["phase"] == "training":
         step = make_train_step(build_keras(job["model"]), mode=job["mode"])
@@ -135,14 +168,14 @@ def _measure_tensorflow(job: dict) -> float:
         x = tf_batch(job["model"], job["batch_size"], job["seed"], "cpu")
         for _ in range(job["steps"]):
             predict(x).numpy()
-    return base
+    return base, runtime
 
 
 def _main(argv: list[str]) -> int:
     job = json.loads(argv[0])
     measure = _measure_torch if job["framework"] == "pytorch" else _measure_tensorflow
-    base = measure(job)
-    print(json.dumps({"peak_mib": _peak_mib(), "import_mib": base}))
+    base, runtime = measure(job)
+    print(json.dumps({"peak_mib": _peak_mib(), "import_mib": base, "runtime_mib": runtime}))
     return 0
 
 

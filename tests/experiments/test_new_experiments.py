@@ -70,14 +70,31 @@ def _task(framework, processes=2):
                 if t.framework == framework and t.params["processes"] == processes)
 
 
-def test_distributed_pytorch_two_ranks_agree():
-    task = replace(_task("pytorch"), params={**_task("pytorch").params, "blocks": 2,
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_distributed_two_ranks_agree_with_one_process_on_the_whole_batch(framework):
+    task = replace(_task(framework), params={**_task(framework).params, "blocks": 2,
                                               "steps_per_block": 2, "warmup_steps": 1})
     res = check(task, distributed.run(task, ctx()))
     assert all(m.status == "ok" for m in res.values()), res
     extra = res["step_time"].extra
-    assert extra["replicas_agree"] and extra["matches_global_batch_training"]
+    assert extra["replicas_agree"] and extra["matches_global_batch_training"]  # byte-identical replicas
+    assert extra["steps_compared"] == 1 + 2 * 2 and extra["match_tolerance"] == distributed.LEARNING_RATE / 10
+    # Full parameter vectors, not sums: after one step only float32 rounding separates them.
+    assert 0 <= extra["max_abs_diff_first_step"] < 1e-5 and 0 <= extra["max_abs_diff_final"] <= extra["match_tolerance"]
     assert extra["rank_affinity"] == [[0], [1]] or os.cpu_count() < 2
+
+
+def test_parameter_check_compares_whole_vectors_not_their_sums():
+    """Two weight vectors with the same sum but different entries do not match."""
+    import numpy as np
+
+    final = np.array([1.0, -1.0, 0.5], dtype=np.float32)
+    swapped = np.array([-1.0, 1.0, 0.5], dtype=np.float32)
+    check = distributed._parameter_check(final, final, lambda: (final, swapped))
+    assert check["checksum"] == check["reference"]           # the old check would have passed
+    assert check["max_abs_diff_first_step"] == 0.0 and check["max_abs_diff_final"] == 2.0
+    other = distributed._parameter_check(swapped, swapped, None)
+    assert other["digest"] != check["digest"] and other["reference"] is None
 
 
 def test_distributed_rank_crash_is_recorded_and_peers_killed(monkeypatch):
