@@ -18,7 +18,9 @@ from typing import Any, Sequence
 
 from results_contract import Case
 
-FIGSIZE = (6.4, 3.1)  # inches; the HTML and the PDF both scale it to the column width
+FIGSIZE = (6.4, 2.75)  # inches; the HTML and the PDF both scale it to the column width
+RATIO_ROW_INCHES = 0.22  # a ratio chart grows with its rows, so two series' markers never overlap
+RATIO_BASE_INCHES = 0.9  # its legend and axis label
 FONT = "DejaVu Sans"
 
 # One colour per framework, far apart in luminance so they survive greyscale printing;
@@ -164,7 +166,7 @@ def render_svg(spec: ChartSpec) -> str:
           # Labels come from data (mode and model names): "$" is a dollar sign, not mathtext.
           "text.parse_math": False}
     with matplotlib.rc_context(rc):
-        fig, ax = plt.subplots(figsize=FIGSIZE)
+        fig, ax = plt.subplots(figsize=figure_size(spec))
         try:
             {"bar": _draw_bars, "line": _draw_lines, "ratio": _draw_ratios}[spec.kind](ax, spec)
             if spec.kind != "ratio":
@@ -373,6 +375,14 @@ def _draw_lines(ax, spec: ChartSpec) -> None:
 
 
 RATIO_COLOURS = ["#c2410c", "#1d4ed8", "#4b5563", "#15803d"]
+
+
+def figure_size(spec: ChartSpec) -> tuple[float, float]:
+    """Inches: ``FIGSIZE``, or for a ratio chart with many rows, taller by ``RATIO_ROW_INCHES`` a row."""
+    if spec.kind != "ratio":
+        return FIGSIZE
+    rows = len(dict.fromkeys(p.label for p in spec.points))
+    return FIGSIZE[0], max(FIGSIZE[1], RATIO_BASE_INCHES + RATIO_ROW_INCHES * rows)
 
 
 def _draw_ratios(ax, spec: ChartSpec) -> None:

@@ -43,7 +43,7 @@ AXIS_NAMES = {"model": MODEL_NAMES, "framework": FRAMEWORK_NAMES, "mode": MODE_N
 
 SHORT_PARAM = 16      # longer string parameters are left out of appendix tables
 SHORT_ERROR = 90      # error texts are cut to this many characters in tables
-LONG_TABLE_ROWS = 25  # longer tables may break across pages; shorter ones are kept whole
+LONG_TABLE_ROWS = 8   # longer tables may break across pages (the header repeats); shorter ones are kept whole
 UNRESOLVED = Markup('<span class="unresolved">[??]</span>')
 # A PyTorch-against-TensorFlow verdict as the tallies name it.
 _OUTCOMES = {formatting.BETTER: "pytorch", formatting.WORSE: "tensorflow", formatting.WITHIN: "within",
@@ -345,10 +345,13 @@ class Helpers:
         timed runs (times and rates) that record it (``runs[i].load``): ``{"runs": how many, "busy": how many had
         other processes keep more than ``threshold`` cores busy, "threshold": that many cores,
         "max_other": the most such cores, "median_steal" and "max_steal": cores taken by the
-        hypervisor}``; counts are 0 and values None when no run records it."""
+        hypervisor, "excluded": records left out as impossible (more busy cores than the host
+        has, see ``Case.loaded_runs``)}``; counts are 0 and values None when no run records it."""
         other, steal = [], []
         cores = self._primary_cores()
+        excluded = 0
         for c in self._timed_cases():
+            excluded += len(c.loaded_runs()) - len(c.loaded_runs(cores))
             for load in c.run_loads(cores):
                 if load.get("other_cpu_cores") is not None:
                     other.append(load["other_cpu_cores"])
@@ -357,7 +360,7 @@ class Helpers:
         return {"runs": len(other), "busy": sum(v > BUSY_OTHER_CORES for v in other),
                 "threshold": BUSY_OTHER_CORES, "max_other": max(other, default=None),
                 "median_steal": statistics.median(steal) if steal else None,
-                "max_steal": max(steal, default=None)}
+                "max_steal": max(steal, default=None), "excluded": excluded}
 
     def _primary_cores(self) -> int | None:
         """The primary host's logical core count, which no load record can exceed."""
@@ -599,9 +602,12 @@ class Helpers:
         """Every host with results, the primary one first: ``label``, ``primary``,
         ``environment`` (of its first results file), ``experiments`` (names), ``schema``
         ("process-level" when its cases carry per-process runs, else "pooled": version-1 data),
-        ``commits`` (the distinct commits its files were measured at, first 10 characters, sorted)
-        and ``dirty`` (how many of its files came from a modified tree). Computed once per build:
-        the paper and ``other_hosts()`` ask for it several times."""
+        ``commits`` (the distinct commits its files were measured at, first 10 characters, sorted),
+        ``dirty`` (how many of its files came from a modified tree), ``files`` (how many),
+        ``timing`` (the timing parameters of its first results file, ``{}`` if none) and
+        ``allocator_pinned`` (whether its environment records glibc's fixed allocator
+        thresholds). Computed once per build: the paper and ``other_hosts()`` ask for it
+        several times."""
         if self._hosts is not None:
             return self._hosts
         out = []
@@ -611,10 +617,14 @@ class Helpers:
             pooled = bool(cases) and all(c.processes is None for c in cases)
             commits = sorted({str(source.get("git_commit") or "?")[:10] for rf in h.files.values()
                               for source in rf.sources})
+            first = next(iter(h.files.values()), None)
+            threads_env = (h.environment or {}).get("threads") or {}
             out.append({"label": label, "primary": label == self.results.primary, "environment": h.environment,
                         "experiments": sorted(h.files), "schema": "pooled" if pooled else "process-level",
-                        "commits": commits,
-                        "dirty": sum(bool(rf.environment.get("git_dirty")) for rf in h.files.values())})
+                        "commits": commits, "files": len(h.files),
+                        "dirty": sum(bool(rf.environment.get("git_dirty")) for rf in h.files.values()),
+                        "timing": dict(first.parameters.get("timing") or {}) if first else {},
+                        "allocator_pinned": bool(threads_env.get("MALLOC_MMAP_THRESHOLD_"))})
         self._hosts = out
         return out
 
@@ -783,6 +793,18 @@ class Helpers:
             if picks[1] != picks[2]:
                 out["repicked"].append(value)
         return out
+
+    @helper
+    def weaker(self, experiment: str, metric: str, rule: str = "fastest", **filters: Any) -> list[Any]:
+        """The models (values of ``by``, default "model") for which the pooled data give a
+        direction that one of the two pooled sessions alone does not reach (``session_verdicts``
+        with the same arguments): the verdicts a sentence should mark as weaker. ``[]`` when
+        the results do not pool two sessions."""
+        found = self.session_verdicts(experiment, metric, rule=rule, **filters)
+        if not found:
+            return []
+        return [v for v in found["values"]
+                if found["pooled"].get(v) in ("pytorch", "tensorflow") and v not in found["same"]]
 
     @helper
     def mode_spread(self, experiment: str, metric: str, by: str = "model", **filters: Any) -> dict:
