@@ -297,6 +297,54 @@ def test_session_verdicts_repeat_each_comparison_on_each_run_alone(tmp_path):
     assert helpers.headline("latency", "latency", model="cnn").fastest.verdict == "better"
 
 
+def test_weaker_names_the_pooled_directions_one_session_alone_does_not_reach(tmp_path):
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    cases = [
+        # cnn: PyTorch twice as fast in both runs: a firm verdict
+        _verdict_case(base, "pytorch", "eager", "cnn", [10.0] * 3, [10.0] * 3),
+        _verdict_case(base, "tensorflow", "graph", "cnn", [20.0] * 3, [20.0] * 3),
+        # mlp: PyTorch faster when pooled and in the first run, not in the second: weaker
+        _verdict_case(base, "pytorch", "eager", "mlp", [10.0] * 3, [9.8, 10.0, 10.5]),
+        _verdict_case(base, "tensorflow", "graph", "mlp", [20.0] * 3, [10.3, 15.0, 10.4]),
+        # lstm: no direction when pooled: nothing to call weaker
+        _verdict_case(base, "pytorch", "eager", "lstm", [10.0] * 3, [10.0] * 3),
+        _verdict_case(base, "tensorflow", "graph", "lstm", [10.1] * 3, [9.9] * 3),
+    ]
+    dump(_pooled_doc(cases), tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    sv = helpers.session_verdicts("latency", "latency")
+    assert sv["pooled"]["mlp"] == "pytorch" and "mlp" not in sv["same"] and sv["pooled"]["lstm"] in ("within", "unclear")
+    assert helpers.weaker("latency", "latency") == ["mlp"] and not problems.errors
+
+
+def test_weaker_is_empty_without_pooled_runs(tmp_path):
+    dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
+         tmp_path / "results" / "host" / "latency.json")
+    helpers, _ = _helpers(tmp_path)
+    assert helpers.weaker("latency", "latency") == []
+
+
+def test_hosts_record_how_each_machine_was_measured(tmp_path):
+    """The paper names a second host's configuration differences (allocator, timing, tree) from these."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    pinned = copy.deepcopy(base)
+    pinned["environment"]["threads"] = {**(pinned["environment"].get("threads") or {}),
+                                        "MALLOC_MMAP_THRESHOLD_": "33554432"}
+    pinned.setdefault("parameters", {})["timing"] = {"max_time_s": 0.4}
+    old = copy.deepcopy(base)
+    old["environment"]["git_dirty"] = True
+    old.setdefault("parameters", {})["timing"] = {"max_time_s": 1.0}
+    dump(pinned, tmp_path / "results" / "main" / "latency.json")
+    dump(old, tmp_path / "results" / "old" / "latency.json")
+    problems = Problems()
+    results = load_results(tmp_path / "results", problems, tmp_path, primary="main")
+    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+    main, other = helpers.hosts()
+    assert main["label"] == "main" and main["allocator_pinned"] and main["timing"]["max_time_s"] == 0.4
+    assert not other["allocator_pinned"] and other["timing"]["max_time_s"] == 1.0
+    assert other["dirty"] == other["files"] == 1 and main["dirty"] == 0
+
+
 def test_session_verdicts_are_empty_without_pooled_runs(tmp_path):
     dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
          tmp_path / "results" / "host" / "latency.json")
