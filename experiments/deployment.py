@@ -396,6 +396,9 @@ def _latency_and_agreement(predict, xs, ref, ctx, st: _Stages) -> None:
 
 # Findings of the anomaly investigation, recorded with the cases they explain.
 NOTES = {
+    "executorch": "per call, the Python binding (Method.execute) and the NumPy <-> tensor conversions cost a fixed amount "
+                  "independent of the model (a one-operation program takes many times as long as under LiteRT's invoke); "
+                  "the model's own XNNPACK execution is about as fast as LiteRT's",
     "savedmodel": "the signature is called by keyword, as declared; a positional call also works but first formats "
                   "a failed-binding TypeError that prints the whole input (milliseconds for a 784-value input)",
     "litert_static": "exported with a fixed batch of one: the Keras LSTM's TensorList ops then lower to builtins and "
