@@ -258,6 +258,11 @@ def run(task: Task, ctx) -> list[Measurement]:
                                              "blocks": int(task.params["blocks"]),
                                              "steps": int(task.params["steps_per_block"])}),
              "matches_global_batch_training": reports[0]["max_abs_diff_final"] <= MATCH_TOLERANCE,
+             # one SGD step: a gradient of the wrong scale would differ by as much as the update
+             "sgd_max_abs_diff": reports[0].get("sgd_max_abs_diff"),
+             "sgd_max_update": reports[0].get("sgd_max_update"),
+             "sgd_relative_diff": reports[0].get("sgd_relative_diff"),
+             "check_scope": "first launch of the run (the check is deterministic: same seeds and data, one thread per rank)",
              "load_average": _loadavg(),
              "allreduce_floats": reports[0]["n_params"],
              "rank_affinity": [r["affinity"] for r in reports],
@@ -349,6 +354,19 @@ def _warm_up(kinds: dict, warmup: int, snapshot) -> "object":
     return first
 
 
+def _sgd_check(start, stepped, ref_stepped) -> dict:
+    """One plain SGD step from the same weights, data-parallel against one process on the whole
+    batch: SGD moves each weight by the learning rate times its gradient, so unlike Adam's
+    normalised step it shows a gradient of the wrong scale (summed over replicas instead of
+    averaged, say, which would make the difference as large as the update itself)."""
+    import numpy as np
+
+    update = float(np.max(np.abs(ref_stepped - start)))
+    diff = float(np.max(np.abs(stepped - ref_stepped)))
+    return {"sgd_max_abs_diff": diff, "sgd_max_update": update,
+            "sgd_relative_diff": diff / update if update else None}
+
+
 def _parameter_check(final, first, reference_run) -> dict:
     """What this rank reports about its weights: a digest of the exact bytes (replicas compare
     digests), their float64 sum (kept for continuity with earlier results) and, on rank 0,
@@ -426,6 +444,20 @@ def _torch_rank(spec: dict, t_start: float) -> dict:
             return ref_first, flat(ref_model)
 
         check = _parameter_check(flat(ddp.module), first, reference_run if rank == 0 else None)
+        # One SGD step, data-parallel and (rank 0) whole-batch: the gradient-scale check.
+        sgd_model = DistributedDataParallel(build_torch(MODEL, init))
+        start = flat(sgd_model.module)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        sgd = torch.optim.SGD(sgd_model.parameters(), lr=LEARNING_RATE)
+        loss_fn(sgd_model(x), y).backward()
+        sgd.step()
+        if rank == 0:
+            ref_model = build_torch(MODEL, init)
+            ref_sgd = torch.optim.SGD(ref_model.parameters(), lr=LEARNING_RATE)
+            gx, gy = (torch.from_numpy(a) for a in _global_batch(spec, weights))
+            loss_fn(ref_model(gx), gy).backward()
+            ref_sgd.step()
+            check.update(_sgd_check(start, flat(sgd_model.module), flat(ref_model)))
         phases["reference"] = time.perf_counter() - t0
         dist.barrier()
     finally:
@@ -525,6 +557,31 @@ def _tf_rank(spec: dict, t_start: float) -> dict:
         return ref_first, flat(ref_model)
 
     check = _parameter_check(flat(model), first, reference_run if rank == 0 else None)
+    # One SGD step, data-parallel and (rank 0) whole-batch: the gradient-scale check.
+    with strategy.scope():
+        sgd_model = build_keras(MODEL, init)
+        sgd = keras.optimizers.SGD(LEARNING_RATE)
+        sgd.build(sgd_model.trainable_variables)
+    start = flat(sgd_model)
+
+    def sgd_replica_step(xb, yb):
+        with tf.GradientTape() as tape:
+            per_example = loss_fn(yb, sgd_model(xb, training=True))
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        grads = tape.gradient(loss, sgd_model.trainable_variables)
+        sgd.apply_gradients(zip(grads, sgd_model.trainable_variables))
+        return loss
+
+    tf.function(lambda a, b: strategy.run(sgd_replica_step, args=(a, b)))(x, y)
+    if rank == 0:
+        ref_model = build_keras(MODEL, init)
+        ref_sgd = keras.optimizers.SGD(LEARNING_RATE)
+        gx, gy = (tf.constant(a) for a in _global_batch(spec, weights))
+        with tf.GradientTape() as tape:
+            ref_loss = tf.reduce_mean(loss_fn(gy, ref_model(gx, training=True)))
+        ref_sgd.apply_gradients(zip(tape.gradient(ref_loss, ref_model.trainable_variables),
+                                    ref_model.trainable_variables))
+        check.update(_sgd_check(start, flat(sgd_model), flat(ref_model)))
     phases["reference"] = time.perf_counter() - t0
     barrier_fn()
     return {**timed, "init_s": init_s, **check,

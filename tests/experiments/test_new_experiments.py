@@ -81,7 +81,20 @@ def test_distributed_two_ranks_agree_with_one_process_on_the_whole_batch(framewo
     assert extra["steps_compared"] == 1 + 2 * 2 and extra["match_tolerance"] == distributed.LEARNING_RATE / 10
     # Full parameter vectors, not sums: after one step only float32 rounding separates them.
     assert 0 <= extra["max_abs_diff_first_step"] < 1e-5 and 0 <= extra["max_abs_diff_final"] <= extra["match_tolerance"]
+    # One SGD step is scale-sensitive: the data-parallel update equals the whole-batch one to rounding.
+    assert extra["sgd_max_update"] > 0 and extra["sgd_relative_diff"] < 1e-3
     assert extra["rank_affinity"] == [[0], [1]] or os.cpu_count() < 2
+
+
+def test_sgd_check_catches_a_gradient_of_the_wrong_scale():
+    """Summing the replicas' gradients instead of averaging them doubles the SGD update."""
+    import numpy as np
+
+    start = np.zeros(4, dtype=np.float32)
+    reference = start - 1e-3 * np.array([1.0, -2.0, 0.5, 0.0], dtype=np.float32)
+    summed = start - 2e-3 * np.array([1.0, -2.0, 0.5, 0.0], dtype=np.float32)
+    assert distributed._sgd_check(start, reference, reference)["sgd_relative_diff"] == 0.0
+    assert distributed._sgd_check(start, summed, reference)["sgd_relative_diff"] == pytest.approx(1.0)
 
 
 def test_parameter_check_compares_whole_vectors_not_their_sums():
