@@ -219,6 +219,7 @@ class Helpers:
         # abstract, guide, conclusion and machines section ask for the same pairs: once each.
         self._speedups: dict[tuple, tuple[float, float | None, float | None] | None] = {}
         self._hosts: list[dict[str, Any]] | None = None  # hosts(): the results do not change in a build
+        self._session_verdicts: dict[tuple, dict[str, Any]] = {}  # session_verdicts(), by its arguments
 
     @classmethod
     def registry(cls) -> dict[str, Callable]:
@@ -768,6 +769,16 @@ class Helpers:
         rf = self.results.files.get(experiment)
         if rf is None or not found:
             return {}
+        # Several sections ask for the same comparisons (weaker() marks each verdict it states):
+        # the per-run bootstraps are computed once per build.
+        key = (experiment, metric, rule, by, tuple(sorted((k, repr(v)) for k, v in filters.items())))
+        if key in self._session_verdicts:
+            return self._session_verdicts[key]
+        self._session_verdicts[key] = out = self._session_verdicts_of(rf, found, experiment, rule, by, filters, where)
+        return out
+
+    def _session_verdicts_of(self, rf, found, experiment, rule, by, filters, where) -> dict[str, Any]:
+        """The work of ``session_verdicts`` for cases already found."""
         values = sorted({c.field(by) for c in found if c.field(by) is not None}, key=lambda v: (str(type(v)), v))
         out: dict[str, Any] = {"values": values, "pooled": {}, "runs": [{}, {}], "processes": [],
                                "same": [], "reversed": [], "repicked": []}
