@@ -37,6 +37,7 @@ ARTEFACTS = {
     "n/a without a reason": r"(?<![\"“])n/a(?! \()(?![\"”])",
     "an HTML entity escaped twice (a Markup joined to a plain string, then escaped)":
         r"&(?:#\d+|#x[0-9a-fA-F]+|amp|lt|gt|quot|apos);",
+    "two parenthetical remarks in a row (a generated value, then a reference or caveat)": r"\w\) \([A-Za-z]",
 }
 # Names that contain digits but are not numbers.
 ALLOWED_TOKENS = re.compile(r"(?<!\w)(FP32|float32|float16|bfloat16|int8|p90|p99|95%|TF\s?2|Keras\s3|PyTorch\s2)(?!\w)")
