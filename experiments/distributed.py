@@ -254,9 +254,7 @@ def run(task: Task, ctx) -> list[Measurement]:
              "max_abs_diff_first_step": reports[0]["max_abs_diff_first_step"],
              "max_abs_diff_final": reports[0]["max_abs_diff_final"],
              "match_tolerance": MATCH_TOLERANCE,
-             "steps_compared": _steps_taken({"warmup": int(task.params["warmup_steps"]),
-                                             "blocks": int(task.params["blocks"]),
-                                             "steps": int(task.params["steps_per_block"])}),
+             "steps_compared": reports[0]["steps_taken"],
              "matches_global_batch_training": reports[0]["max_abs_diff_final"] <= MATCH_TOLERANCE,
              # one SGD step: a gradient of the wrong scale would differ by as much as the update
              "sgd_max_abs_diff": reports[0].get("sgd_max_abs_diff"),
@@ -462,7 +460,7 @@ def _torch_rank(spec: dict, t_start: float) -> dict:
         dist.barrier()
     finally:
         dist.destroy_process_group()
-    return {**timed, "init_s": init_s, **check,
+    return {**timed, "init_s": init_s, **check, "steps_taken": _steps_taken(spec),
             "phases_s": phases, "n_params": n_params, "threads": torch.get_num_threads(),
             "versions": {"torch": torch.__version__},
             "details": {"ddp_bucket_cap_mb": 25, "gloo_socket_ifname": "lo"}}
@@ -493,13 +491,18 @@ def _tf_rank(spec: dict, t_start: float) -> dict:
     loss_fn = keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction=None)
 
-    def replica_step(x, y):
-        with tf.GradientTape() as tape:
-            per_example = loss_fn(y, model(x, training=True))
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+    def replica_step_of(net, opt):
+        """One replica's step of ``net`` with ``opt``: the loss averaged over the global batch."""
+        def replica_step(x, y):
+            with tf.GradientTape() as tape:
+                per_example = loss_fn(y, net(x, training=True))
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            grads = tape.gradient(loss, net.trainable_variables)
+            opt.apply_gradients(zip(grads, net.trainable_variables))
+            return loss
+        return replica_step
+
+    replica_step = replica_step_of(model, optimizer)
 
     @tf.function
     def dist_step(x, y):
@@ -564,15 +567,7 @@ def _tf_rank(spec: dict, t_start: float) -> dict:
         sgd.build(sgd_model.trainable_variables)
     start = flat(sgd_model)
 
-    def sgd_replica_step(xb, yb):
-        with tf.GradientTape() as tape:
-            per_example = loss_fn(yb, sgd_model(xb, training=True))
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-        grads = tape.gradient(loss, sgd_model.trainable_variables)
-        sgd.apply_gradients(zip(grads, sgd_model.trainable_variables))
-        return loss
-
-    tf.function(lambda a, b: strategy.run(sgd_replica_step, args=(a, b)))(x, y)
+    tf.function(lambda a, b: strategy.run(replica_step_of(sgd_model, sgd), args=(a, b)))(x, y)
     if rank == 0:
         ref_model = build_keras(MODEL, init)
         ref_sgd = keras.optimizers.SGD(LEARNING_RATE)
@@ -584,7 +579,7 @@ def _tf_rank(spec: dict, t_start: float) -> dict:
         check.update(_sgd_check(start, flat(sgd_model), flat(ref_model)))
     phases["reference"] = time.perf_counter() - t0
     barrier_fn()
-    return {**timed, "init_s": init_s, **check,
+    return {**timed, "init_s": init_s, **check, "steps_taken": _steps_taken(spec),
             "phases_s": phases, "n_params": n_params,
             "threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
