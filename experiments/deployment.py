@@ -398,7 +398,11 @@ def _latency_and_agreement(predict, xs, ref, ctx, st: _Stages) -> None:
 NOTES = {
     "executorch": "per call, the Python binding (Method.execute) and the NumPy <-> tensor conversions cost a fixed amount "
                   "independent of the model (a one-operation program takes many times as long as under LiteRT's invoke); "
-                  "the model's own XNNPACK execution is about as fast as LiteRT's",
+                  "the model's own XNNPACK execution is about as fast as LiteRT's for the MLP. CNN: the convolutions use "
+                  "the same XNNPACK igemm microkernel as LiteRT, but this build spills one accumulator to the stack in "
+                  "its inner loop (perf, objdump), so one conv+ReLU takes several times as long; the global mean "
+                  "pool is not delegated. Transformer: layer norm, embedding and mask ops are not delegated and run "
+                  "in ExecuTorch's own kernels between many XNNPACK parts, over half of the time (perf)",
     "savedmodel": "the signature is called by keyword, as declared; a positional call also works but first formats "
                   "a failed-binding TypeError that prints the whole input (milliseconds for a 784-value input)",
     "litert_static": "exported with a fixed batch of one: the Keras LSTM's TensorList ops then lower to builtins and "
