@@ -245,3 +245,37 @@ def test_perturbed_latency_flips_the_abstract(tmp_path):
     abstract = re.sub(r"\s+", " ", html[html.index('id="abstract"'):html.index('<nav class="toc"')])
     assert fmt_quantity(target["median"], "ms") in abstract
     assert re.search(r"PyTorch [^()]+ \([^)]*\) is [\d.,]+× slower than TensorFlow", abstract)
+
+
+def _headline_rows(html: str) -> list[list[str]]:
+    start = html.index('id="tab:headlines"')
+    table = html[start:html.index("</table>", start)]
+    rows = []
+    for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
+        cells = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", c)).strip()
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        if cells:
+            rows.append(cells)
+    return rows
+
+
+def test_decision_guide_marks_the_weaker_verdicts_table_3_marks(paper):
+    """Review 11 M2: the guide's outcome sentence printed its "weaker" clause only when both
+    frameworks won something, so with TensorFlow winning nothing the guide stated every weaker
+    verdict plainly while Table 3 marked it. Each (metric, model, rule) the table marks weaker
+    must be named weaker by the guide's item for that metric, and no other."""
+    html = paper["html"]
+    rows = _headline_rows(html)
+    assert rows and all(len(r) == 6 for r in rows), rows[:2]
+    items = {"Training": _guide_item(html, "Training small models on a CPU."),
+             "Latency": _guide_item(html, "Latency-bound CPU inference")}
+    for label, item in items.items():
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html_lib.unescape(item)))
+        # one clause per rule, in the order fastest, then defaults
+        clauses = re.split(r"with each framework's default", text)
+        assert len(clauses) == 2, text
+        for column, clause in zip((4, 5), clauses):
+            expected = sorted(r[1].lower() for r in rows if r[0].startswith(label) and "(weaker)" in r[column])
+            named = re.search(r"the verdicts? for (.*?) (?:is|are) weaker", clause)
+            found = sorted(re.findall(r"the (\w+)", named.group(1))) if named else []
+            assert [m.lower() for m in found] == expected, (label, column, clause)
