@@ -419,10 +419,14 @@ class Helpers:
         95% of cases would agree within ``tolerance`` if the spread were independent
         process-to-process noise, shrinking with the square root of the process count (None if
         they already do), "experiments": the experiments counted, "shifts": {experiment: its own
-        geometric-mean cost ratio}, smallest first}``; ``{}`` when no file pools two runs or no
+        geometric-mean cost ratio}, smallest first, "aa_cases" and "aa_directions": an A/A test of
+        the comparison rule, applied to each such case's first run against its second (the same
+        code and configuration, each run's processes alone): how many cases it was applied to and
+        in how many it named a direction anyway}``; ``{}`` when no file pools two runs or no
         case qualifies."""
         by_experiment: dict[str, list[float]] = {}  # log cost ratios of the second run over the first
         processes = None
+        aa_cases = aa_directions = 0
         for name, rf in sorted(self.results.files.items()):
             for c in rf.cases:
                 parts = split_runs(rf, c) if _is_timed(c) and c.better in ("higher", "lower") else None
@@ -434,6 +438,10 @@ class Helpers:
                 a, b = (statistics.median(part) for part in medians)
                 by_experiment.setdefault(name, []).append(math.log(formatting.advantage(a, b, c.better)))
                 processes = min(processes or len(parts[0]), len(parts[0]), len(parts[1]))
+                per_run = session_cases(rf, [c])
+                if per_run is not None and all(run[0].ci95 for run in per_run):
+                    aa_cases += 1
+                    aa_directions += formatting.verdict(per_run[0][0], per_run[1][0], self.min_effect) in ("better", "worse")
         logs = [value for values in by_experiment.values() for value in values]
         if len(logs) < 2:
             return {}
@@ -444,6 +452,7 @@ class Helpers:
         return {"cases": len(logs), "within": within, "share": within / len(logs), "tolerance": REPEAT_TOLERANCE,
                 "shift": math.exp(statistics.fmean(logs)), "spread": spread, "processes": processes,
                 "needed": needed, "experiments": sorted(by_experiment),
+                "aa_cases": aa_cases, "aa_directions": aa_directions,
                 "shifts": dict(sorted(((name, math.exp(statistics.fmean(values)))
                                        for name, values in by_experiment.items()), key=lambda item: item[1]))}
 

@@ -279,3 +279,18 @@ def test_decision_guide_marks_the_weaker_verdicts_table_3_marks(paper):
             named = re.search(r"the verdicts? for (.*?) (?:is|are) weaker", clause)
             found = sorted(re.findall(r"the (\w+)", named.group(1))) if named else []
             assert [m.lower() for m in found] == expected, (label, column, clause)
+
+
+def test_one_thread_clause_of_the_conclusion_matches_the_guide(paper):
+    """Review 11 M1: the MLP's training verdict moves with the thread setting. When the conclusion
+    says one thread per process favours TensorFlow, the guide's thread sentence must say so too
+    (and name at least two different outcomes); when it does not, neither may the guide."""
+    html = paper["html"]
+    conclusion = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html[html.index('id="sec:conclusion"'):]))
+    item = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html_lib.unescape(_guide_item(html, "Training small models on a CPU."))))
+    says_tf = "the MLP's plain training step favours TensorFlow" in conclusion
+    sentence = re.search(r"For the MLP, which framework's default mode trains faster depends on the threads: (.*?\))\.(?: |$)", item)
+    assert says_tf == bool(sentence and "TensorFlow with one thread" in sentence.group(1)), (conclusion[:600], item)
+    if sentence:
+        outcomes = set(re.findall(r"(PyTorch|TensorFlow|neither) with", sentence.group(1)))
+        assert len(outcomes) >= 2, sentence.group(0)
