@@ -16,12 +16,18 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def fmt_number(x: float, digits: int = 3) -> str:
-    """Three significant digits, thousands separators for large values, no trailing zeros."""
+    """Three significant digits, thousands separators for large values. Trailing zeros are kept
+    where they are significant: a measured 2.6996 prints "2.70" and 3.401 ms "3.40 ms". A value
+    that the shorter form states exactly prints without them: a whole number ("12", "2 threads"),
+    a declared setting (0.25 cores, not "0.250") or a value recorded at that precision (0.006)."""
     if x is None or not math.isfinite(x):
         return "n/a"
     if x == 0:
         return "0"
     magnitude = math.floor(math.log10(abs(x)))
+    rounded = round(x, digits - 1 - magnitude)
+    if rounded:  # 0.99996 rounds to 1.00: three digits from the new magnitude on, not "1.000"
+        magnitude = math.floor(math.log10(abs(rounded)))
     if magnitude < -3:  # 4.47×10⁻⁷ rather than 0.000000447
         mantissa = fmt_number(x / 10 ** magnitude, digits)
         return f"{mantissa}×10{str(magnitude).translate(_SUPERSCRIPT)}"
@@ -29,7 +35,10 @@ def fmt_number(x: float, digits: int = 3) -> str:
         return f"{round(x):,}"
     decimals = max(0, digits - 1 - magnitude)
     text = f"{x:,.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    short = text.rstrip("0").rstrip(".")
+    if short != text and abs(float(short.replace(",", "")) - x) <= 1e-9 * abs(x):
+        return short  # exact without the zeros (allowing for binary rounding, as in 0.05 * 100)
+    return text
 
 
 def fmt_bytes(n: float) -> str:

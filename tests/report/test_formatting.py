@@ -23,6 +23,10 @@ def test_fmt_number():
     assert fmt_number(12.0) == "12"
     assert fmt_number(123456.7) == "123,457"
     assert fmt_number(4.47e-7) == "4.47×10⁻⁷"
+    # significant trailing zeros stay (review 11 n2); exact shorter values and whole numbers drop them
+    assert fmt_number(2.6996) == "2.70" and fmt_number(3.401) == "3.40" and fmt_number(91.996) == "92.0"
+    assert fmt_number(0.25) == "0.25" and fmt_number(0.05 * 100) == "5" and fmt_number(0.006) == "0.006"
+    assert fmt_number(0.99996) == "1.00" and fmt_number(9.9996) == "10.0" and fmt_number(3.6996e-7) == "3.70×10⁻⁷"
     assert fmt_quantity(3 * 1024 * 1024, "bytes") == "3 MiB"
     assert fmt_quantity(0.5, "%") == "0.5%"
 
@@ -84,7 +88,7 @@ def test_equal_medians_are_said_to_be_equal():
 @pytest.mark.parametrize("ratio, words", [
     (1.12, "12% faster"), (1 / 1.12, "12% slower"),
     (1.994, "99% faster"),                        # still prints below 100%
-    (1.9992, "2× faster"), (1 / 1.9992, "2× slower"),  # would print "100%": switches to ×
+    (1.9992, "2.00× faster"), (1 / 1.9992, "2.00× slower"),  # would print "100%": switches to ×
     (2.47, "2.47× faster"),
 ])
 def test_speed_words_switch_to_times_where_the_percentage_would_print_100(ratio, words):
