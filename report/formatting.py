@@ -81,9 +81,23 @@ def fmt_quantity(x: float, unit: str) -> str:
     return _with_symbol(fmt_number(x * factor), symbol)
 
 
+def _ratio_bound(x: float) -> str:
+    """A ratio's interval bound: three significant digits, or more when those would print 1.00
+    for a bound on the other side of one (0.9997 as "0.9997", not "1.00"), since whether the
+    interval contains one is what a ratio interval is read for."""
+    text = fmt_number(x)
+    digits = 3
+    while text.rstrip("0").rstrip(".") == "1" and x != 1 and digits < 7:
+        digits += 1
+        text = fmt_number(x, digits)
+    return text
+
+
 def fmt_range(lo: float, hi: float, unit: str) -> str:
     if unit == "bytes":
         return f"{fmt_bytes(lo)}–{fmt_bytes(hi)}"
+    if unit in ("x", "×"):
+        return f"{_ratio_bound(lo)}–{_ratio_bound(hi)}×"
     factor, symbol = _scale(hi, unit)
     return f"{fmt_number(lo * factor)}–" + _with_symbol(fmt_number(hi * factor), symbol)
 

@@ -423,11 +423,13 @@ class Helpers:
         the comparison rule, applied to each such case's first run against its second (the same
         code and configuration, each run's processes alone): how many cases it was applied to and
         in how many it named a direction anyway, "aa_by_experiment": {experiment: directions} for
-        the experiments with any}``; ``{}`` when no file pools two runs or no case qualifies."""
+        the experiments with any, "aa_cases_by_experiment": {experiment: cases tested}}``; ``{}``
+        when no file pools two runs or no case qualifies."""
         by_experiment: dict[str, list[float]] = {}  # log cost ratios of the second run over the first
         processes = None
         aa_cases = aa_directions = 0
         aa_by_experiment: dict[str, int] = {}
+        aa_cases_by_experiment: dict[str, int] = {}
         for name, rf in sorted(self.results.files.items()):
             for c in rf.cases:
                 parts = split_runs(rf, c) if _is_timed(c) and c.better in ("higher", "lower") else None
@@ -442,6 +444,7 @@ class Helpers:
                 per_run = session_cases(rf, [c])
                 if per_run is not None and all(run[0].ci95 for run in per_run):
                     aa_cases += 1
+                    aa_cases_by_experiment[name] = aa_cases_by_experiment.get(name, 0) + 1
                     if formatting.verdict(per_run[0][0], per_run[1][0], self.min_effect) in ("better", "worse"):
                         aa_directions += 1
                         aa_by_experiment[name] = aa_by_experiment.get(name, 0) + 1
@@ -457,6 +460,7 @@ class Helpers:
                 "needed": needed, "experiments": sorted(by_experiment),
                 "aa_cases": aa_cases, "aa_directions": aa_directions,
                 "aa_by_experiment": dict(sorted(aa_by_experiment.items(), key=lambda item: -item[1])),
+                "aa_cases_by_experiment": aa_cases_by_experiment,
                 "shifts": dict(sorted(((name, math.exp(statistics.fmean(values)))
                                        for name, values in by_experiment.items()), key=lambda item: item[1]))}
 

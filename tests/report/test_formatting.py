@@ -27,6 +27,10 @@ def test_fmt_number():
     assert fmt_number(2.6996) == "2.70" and fmt_number(3.401) == "3.40" and fmt_number(91.996) == "92.0"
     assert fmt_number(0.25) == "0.25" and fmt_number(0.05 * 100) == "5" and fmt_number(0.006) == "0.006"
     assert fmt_number(0.99996) == "1.00" and fmt_number(9.9996) == "10.0" and fmt_number(3.6996e-7) == "3.70×10⁻⁷"
+    # a ratio interval's bound near one keeps the digits that say which side of one it is on (review 12 m9)
+    from report.formatting import fmt_range
+    assert fmt_range(0.99965, 1.22, "x") == "0.9997–1.22×" and fmt_range(0.818, 1.0027, "x") == "0.818–1.003×"
+    assert fmt_range(1.83, 2.374, "x") == "1.83–2.37×"
     assert fmt_quantity(3 * 1024 * 1024, "bytes") == "3 MiB"
     assert fmt_quantity(0.5, "%") == "0.5%"
 

@@ -167,6 +167,7 @@ def test_session_agreement_compares_the_two_runs_of_each_pooled_case(tmp_path):
     # A/A test of the comparison rule, each run's processes alone: the steady case shows no
     # direction, the two that moved by 20% and 25% with tight processes do
     assert got["aa_cases"] == 3 and got["aa_directions"] == 2 and got["aa_by_experiment"] == {"latency": 2}
+    assert got["aa_cases_by_experiment"] == {"latency": 3}
 
 
 def test_session_agreement_is_empty_without_pooled_runs(tmp_path):
