@@ -220,6 +220,7 @@ class Helpers:
         self._speedups: dict[tuple, tuple[float, float | None, float | None] | None] = {}
         self._hosts: list[dict[str, Any]] | None = None  # hosts(): the results do not change in a build
         self._session_verdicts: dict[tuple, dict[str, Any]] = {}  # session_verdicts(), by its arguments
+        self._session_agreement: dict[str, Any] | None = None  # session_agreement(): several sections ask
 
     @classmethod
     def registry(cls) -> dict[str, Callable]:
@@ -424,7 +425,14 @@ class Helpers:
         code and configuration, each run's processes alone): how many cases it was applied to and
         in how many it named a direction anyway, "aa_by_experiment": {experiment: directions} for
         the experiments with any, "aa_cases_by_experiment": {experiment: cases tested}}``; ``{}``
-        when no file pools two runs or no case qualifies."""
+        when no file pools two runs or no case qualifies. Computed once per build: the threats
+        section, the conclusion and a table caption all ask for it."""
+        if self._session_agreement is None:
+            self._session_agreement = self._session_agreement_of()
+        return self._session_agreement
+
+    def _session_agreement_of(self) -> dict[str, Any]:
+        """The work of ``session_agreement``."""
         by_experiment: dict[str, list[float]] = {}  # log cost ratios of the second run over the first
         processes = None
         aa_cases = aa_directions = 0
