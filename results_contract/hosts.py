@@ -1,7 +1,8 @@
 """Results are stored per host: ``results/<host>/<experiment>.json``.
 
 A host label is readable and stable: a slug of the CPU model plus a short hash of the
-machine's identity, so two VMs with the same CPU model get different labels
+machine's identity (machine id, host name, MAC, CPU signature and flags;
+``experiments.harness.environment.machine_identity``), so two VMs with the same CPU model get different labels
 (``amd-epyc-3f2a1c``, ``intel-xeon-9b01e4``). A user may name the host instead
 (``build.py experiments --host NAME``). Folders written before per-host results existed are
 moved into a host folder by ``migrate_flat``; their label is derived from the environment

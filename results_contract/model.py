@@ -32,7 +32,7 @@ MAX_ERRORS_PER_FILE = 5
 # markers use NUL, so data must never carry one, and none of them belongs in a result.
 CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Environment fields that must agree for two cases to be compared fairly.
-COMPARABLE_ENV_FIELDS = ("cpu_model", "cpu_cores_logical", "os", "python", "device")
+COMPARABLE_ENV_FIELDS = ("cpu_model", "cpu_signature", "cpu_cores_logical", "os", "python", "device")
 CASE_KEYS = ("id", "framework", "mode", "model", "metric", "unit", "status", "better")
 
 

@@ -57,6 +57,8 @@ ENVIRONMENT_SCHEMA = {
         "machine_id": {"type": "string"},
         "cpu_mhz": {"type": ["number", "null"]},
         "cpu_flags": {"type": "array", "items": {"type": "string"}},
+        # vendor family/model/stepping (``AuthenticAMD 26/2/1``); older files do not have it
+        "cpu_signature": {"type": ["string", "null"]},
     },
 }
 

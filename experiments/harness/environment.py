@@ -127,10 +127,23 @@ def thread_settings() -> dict[str, int | str | None]:
     return settings
 
 
+def cpu_signature() -> str | None:
+    """The processor's vendor, family, model and stepping as the kernel reports them
+    (``AuthenticAMD 26/2/1``). A cloud VM's model name can be as vague as ``AMD EPYC`` for two
+    different microarchitectures; the signature tells them apart. None off Linux."""
+    cpus = _cpuinfo()
+    fields = [cpus[0].get(k) for k in ("cpu family", "model", "stepping")] if cpus else []
+    if not any(fields):
+        return None
+    return f"{cpus[0].get('vendor_id') or 'unknown'} " + "/".join(f or "?" for f in fields)
+
+
 def machine_identity() -> str:
-    """What tells this machine from another with the same CPU model: the systemd machine id,
-    the host name and the primary MAC address (a VM cloned from one image may share the first,
-    rarely all three)."""
+    """What tells this machine from another with the same CPU model name: the systemd machine
+    id, the host name, the primary MAC address, the CPU signature and every CPU flag the
+    kernel reports. VMs cloned from one image share the first three, so without the last two
+    two VMs with different processors (one with AVX-512, one without) got one label."""
+    import hashlib
     import socket
     import uuid
 
@@ -138,7 +151,10 @@ def machine_identity() -> str:
         machine_id = Path("/etc/machine-id").read_text(encoding="utf-8").strip()
     except OSError:
         machine_id = ""
-    return f"{machine_id}|{socket.gethostname()}|{uuid.getnode():012x}"
+    cpus = _cpuinfo()
+    flags = " ".join(sorted(set(cpus[0].get("flags", "").split()))) if cpus else ""
+    return (f"{machine_id}|{socket.gethostname()}|{uuid.getnode():012x}|{cpu_signature()}"
+            f"|{hashlib.sha256(flags.encode()).hexdigest()[:16]}")
 
 
 def host_label(override: str | None = None) -> str:
@@ -156,7 +172,7 @@ def cpu_details() -> dict:
     flags = set(cpus[0].get("flags", "").split()) if cpus else set()
     wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8")
     return {"cpu_mhz": round(sum(mhz) / len(mhz), 1) if mhz else None,
-            "cpu_flags": [f for f in wanted if f in flags]}
+            "cpu_flags": [f for f in wanted if f in flags], "cpu_signature": cpu_signature()}
 
 
 def fingerprint() -> dict:
@@ -164,7 +180,7 @@ def fingerprint() -> dict:
     physical, logical = cpu_cores()
     return {"packages": package_versions(), "python": platform.python_version(),
             "implementation": platform.python_implementation(), "machine": platform.machine(),
-            "cpu_model": cpu_model(), "cpu_cores_physical": physical,
+            "cpu_model": cpu_model(), "cpu_signature": cpu_signature(), "cpu_cores_physical": physical,
             "cpu_cores_logical": logical}
 
 

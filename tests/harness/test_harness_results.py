@@ -50,6 +50,26 @@ def test_environment_record_matches_schema():
     assert env["started_at"].endswith("Z")
 
 
+def test_host_label_tells_apart_vms_whose_cpus_share_a_model_name(monkeypatch):
+    """Two VMs cloned from one image share machine id, host name and MAC, and a cloud CPU's
+    model name can be just "AMD EPYC": the signature and flags must still give two labels."""
+    def cpuinfo(family, flags):
+        return lambda: [{"model name": "AMD EPYC", "vendor_id": "AuthenticAMD", "cpu family": family,
+                         "model": "1", "stepping": "1", "flags": flags}]
+    labels = {}
+    for name, family, flags in [("zen3", "25", "fpu avx2 fma"), ("zen5", "26", "fpu avx2 fma avx512f"),
+                                ("zen5-again", "26", "avx512f fma fpu avx2")]:
+        monkeypatch.setattr(environment, "_cpuinfo", cpuinfo(family, flags))
+        labels[name] = environment.host_label()
+        if name == "zen5":
+            assert environment.cpu_signature() == "AuthenticAMD 26/1/1"
+            assert environment.cpu_details()["cpu_signature"] == "AuthenticAMD 26/1/1"
+    assert labels["zen3"] != labels["zen5"] == labels["zen5-again"]  # flag order does not matter
+    assert all(label.startswith("amd-epyc-") for label in labels.values())
+    monkeypatch.setattr(environment, "_cpuinfo", lambda: [])
+    assert environment.cpu_signature() is None
+
+
 def test_parent_side_never_imports_a_framework():
     code = ("import sys; import cli, experiments.harness.commands, experiments.harness.runner; "
             "from experiments.harness import environment; "
