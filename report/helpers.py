@@ -125,6 +125,22 @@ def split_runs(rf, case: Case) -> tuple[tuple, tuple] | None:
     return runs[:first], runs[first:first + second]
 
 
+BACK_TO_BACK_S = 900.0  # two runs this close are one after the other, not separate sessions
+
+
+def _run_gap_s(rf) -> float | None:
+    """Seconds from the end of ``rf``'s first pooled run to the start of its second, or None."""
+    import datetime as dt
+
+    sources = rf.sources
+    try:
+        end, start = (dt.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ")
+                      for t in (sources[0]["finished_at"], sources[1]["started_at"]))
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+    return max((start - end).total_seconds(), 0.0)
+
+
 def session_cases(rf, cases: list[Case]) -> list[list[Case]] | None:
     """``cases`` (from results file ``rf``) as each of its first two pooled runs measured them
     alone: per run, each case with only that run's processes, and its median and CI recomputed
@@ -220,7 +236,7 @@ class Helpers:
         self._speedups: dict[tuple, tuple[float, float | None, float | None] | None] = {}
         self._hosts: list[dict[str, Any]] | None = None  # hosts(): the results do not change in a build
         self._session_verdicts: dict[tuple, dict[str, Any]] = {}  # session_verdicts(), by its arguments
-        self._session_agreement: dict[str, Any] | None = None  # session_agreement(): several sections ask
+        self._session_agreement: dict[str, dict[str, Any]] = {}  # session_agreement(), by host: several sections ask
 
     @classmethod
     def registry(cls) -> dict[str, Callable]:
@@ -407,8 +423,8 @@ class Helpers:
         return rows
 
     @helper
-    def session_agreement(self) -> dict[str, Any]:
-        """How closely two full runs in separate sessions agree on the primary host, from its
+    def session_agreement(self, host: str | None = None) -> dict[str, Any]:
+        """How closely two full runs agree on the primary host (or on ``host``), from its
         results files that pool runs (``build.py pool`` lists each run's processes in the order of
         ``parameters.pooled_from``; the first two runs are compared). Over the timed cases (times
         and rates) in which every process of both runs measured: ``{"cases": how many, "within":
@@ -424,21 +440,30 @@ class Helpers:
         the comparison rule, applied to each such case's first run against its second (the same
         code and configuration, each run's processes alone): how many cases it was applied to and
         in how many it named a direction anyway, "aa_by_experiment": {experiment: directions} for
-        the experiments with any, "aa_cases_by_experiment": {experiment: cases tested}}``; ``{}``
-        when no file pools two runs or no case qualifies. Computed once per build: the threats
-        section, the conclusion and a table caption all ask for it."""
-        if self._session_agreement is None:
-            self._session_agreement = self._session_agreement_of()
-        return self._session_agreement
+        the experiments with any, "aa_cases_by_experiment": {experiment: cases tested},
+        "gap_s": the longest time between the end of a file's first run and the start of its
+        second (None if not recorded), "back_to_back": whether every file's second run began
+        within ``BACK_TO_BACK_S`` of its first run's end (one run after the other, in one state of
+        the machine as far as it lasts) rather than in a separate session}``; ``{}`` when no file pools two runs or no case
+        qualifies. Computed once per build and host: the threats section, the conclusion, a table
+        caption and the machines section ask for it."""
+        key = host or self.results.primary
+        if key not in self._session_agreement:
+            self._session_agreement[key] = self._session_agreement_of(key)
+        return self._session_agreement[key]
 
-    def _session_agreement_of(self) -> dict[str, Any]:
+    def _session_agreement_of(self, host: str | None) -> dict[str, Any]:
         """The work of ``session_agreement``."""
+        files = self.results.files if host == self.results.primary else \
+            (self.results.hosts[host].files if host in self.results.hosts else {})
         by_experiment: dict[str, list[float]] = {}  # log cost ratios of the second run over the first
         processes = None
         aa_cases = aa_directions = 0
         aa_by_experiment: dict[str, int] = {}
         aa_cases_by_experiment: dict[str, int] = {}
-        for name, rf in sorted(self.results.files.items()):
+        gaps = []
+        for name, rf in sorted(files.items()):
+            gaps.append(_run_gap_s(rf))
             for c in rf.cases:
                 parts = split_runs(rf, c) if _is_timed(c) and c.better in ("higher", "lower") else None
                 if parts is None:
@@ -469,6 +494,8 @@ class Helpers:
                 "aa_cases": aa_cases, "aa_directions": aa_directions,
                 "aa_by_experiment": dict(sorted(aa_by_experiment.items(), key=lambda item: -item[1])),
                 "aa_cases_by_experiment": aa_cases_by_experiment,
+                "gap_s": max((g for g in gaps if g is not None), default=None),
+                "back_to_back": bool(gaps) and all(g is not None and g <= BACK_TO_BACK_S for g in gaps),
                 "shifts": dict(sorted(((name, math.exp(statistics.fmean(values)))
                                        for name, values in by_experiment.items()), key=lambda item: item[1]))}
 

@@ -170,6 +170,28 @@ def test_session_agreement_compares_the_two_runs_of_each_pooled_case(tmp_path):
     assert got["aa_cases_by_experiment"] == {"latency": 3}
 
 
+def test_session_agreement_of_another_host_and_the_gap_between_its_runs(tmp_path):
+    """``session_agreement(host)`` reads that host's files, not the primary host's, and says how
+    long after the first run the second began (back-to-back runs against separate sessions)."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
+         tmp_path / "results" / "primary" / "latency.json")
+    doc = _pooled_doc([_session_case(base, "same", [10.0, 11.0, 9.0], [10.5, 10.0, 9.5]),
+                       _session_case(base, "slow", [10.0, 10.0, 10.0], [12.0, 13.0, 12.0])])
+    first, second = doc["parameters"]["pooled_from"]
+    first.update(started_at="2026-01-01T10:00:00Z", finished_at="2026-01-01T10:30:00Z")
+    second.update(started_at="2026-01-01T10:31:30Z", finished_at="2026-01-01T11:00:00Z")
+    dump(doc, tmp_path / "results" / "other" / "latency.json")
+    problems = Problems()
+    results = load_results(tmp_path / "results", problems, tmp_path, primary="primary")
+    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+    assert not problems.errors
+    assert helpers.session_agreement() == {}  # the primary host pools no runs
+    got = helpers.session_agreement("other")
+    assert got["cases"] == 2 and got["within"] == 1 and got["gap_s"] == 90.0 and got["back_to_back"]
+    assert helpers.session_agreement("other") is got  # computed once per host
+
+
 def test_session_agreement_is_empty_without_pooled_runs(tmp_path):
     dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
          tmp_path / "results" / "host" / "latency.json")
