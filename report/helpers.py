@@ -442,7 +442,7 @@ class Helpers:
         in how many it named a direction anyway, "aa_by_experiment": {experiment: directions} for
         the experiments with any, "aa_cases_by_experiment": {experiment: cases tested},
         "gap_s": the longest time between the end of a file's first run and the start of its
-        second (None if not recorded), "back_to_back": whether every file's second run began
+        second (None if not recorded), "gap_h": the same in hours, "back_to_back": whether every pooling file's second run began
         within ``BACK_TO_BACK_S`` of its first run's end (one run after the other, in one state of
         the machine as far as it lasts) rather than in a separate session}``; ``{}`` when no file pools two runs or no case
         qualifies. Computed once per build and host: the threats section, the conclusion, a table
@@ -484,6 +484,7 @@ class Helpers:
         logs = [value for values in by_experiment.values() for value in values]
         if len(logs) < 2:
             return {}
+        known = [g for g in gaps if g is not None]  # files of one run have no gap
         within = sum(abs(math.exp(value) - 1) <= REPEAT_TOLERANCE for value in logs)
         spread = statistics.stdev(logs)
         target = math.log(1 + REPEAT_TOLERANCE) / 1.96  # a normal log ratio within tolerance 95% of the time
@@ -494,8 +495,8 @@ class Helpers:
                 "aa_cases": aa_cases, "aa_directions": aa_directions,
                 "aa_by_experiment": dict(sorted(aa_by_experiment.items(), key=lambda item: -item[1])),
                 "aa_cases_by_experiment": aa_cases_by_experiment,
-                "gap_s": max((g for g in gaps if g is not None), default=None),
-                "back_to_back": bool(gaps) and all(g is not None and g <= BACK_TO_BACK_S for g in gaps),
+                "gap_s": max(known, default=None), "gap_h": max(known) / 3600 if known else None,
+                "back_to_back": bool(known) and all(g <= BACK_TO_BACK_S for g in known),
                 "shifts": dict(sorted(((name, math.exp(statistics.fmean(values)))
                                        for name, values in by_experiment.items()), key=lambda item: item[1]))}
 
@@ -643,6 +644,18 @@ class Helpers:
             self.problems.error(f"{where}: no host '{host}' in the results; hosts: {', '.join(self.results.hosts)}")
             return []
         return found.find(experiment, **filters)
+
+    @helper
+    def host_case(self, host: str, experiment: str, **filters: Any) -> Case | None:
+        """The one case of ``experiment`` on ``host`` matching the filters, or None when that host
+        has none (hosts measure different sets of cases); several matching cases are an error."""
+        where = template_location()
+        found = self._host_cases(host, experiment, filters, where)
+        if len(found) > 1:
+            self.problems.error(f"{where}: {len(found)} cases in '{experiment}' on host '{host}' match "
+                                f"{formatting.describe_params(filters)}; add a filter")
+            return None
+        return found[0] if found else None
 
     @helper
     def other_hosts(self) -> list[dict[str, Any]]:

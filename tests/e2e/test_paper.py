@@ -40,7 +40,7 @@ ARTEFACTS = {
     "two parenthetical remarks in a row (a generated value, then a reference or caveat)": r"\w\) \([A-Za-z]",
 }
 # Names that contain digits but are not numbers.
-ALLOWED_TOKENS = re.compile(r"(?<!\w)(FP32|float32|float16|bfloat16|int8|p90|p99|95%|TF\s?2|Keras\s3|PyTorch\s2)(?!\w)")
+ALLOWED_TOKENS = re.compile(r"(?<!\w)(AVX2|AVX-512|FP32|float32|float16|bfloat16|int8|p90|p99|95%|TF\s?2|Keras\s3|PyTorch\s2)(?!\w)")
 
 
 def build_paper(root: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -394,6 +394,12 @@ def test_across_hosts_counts_only_the_other_machines(tmp_path):
     assert [e["status"] for e in got["hosts"]] == ["holds", "holds", "reverses"]  # main first
     assert got["summary"] == "holds on 1 of 2 other machines with intervals; reverses on reverses"
 
+    # host_case: one case of a named host, None where that host lacks it, an error when ambiguous
+    assert helpers.host_case("reverses", "latency", framework="tensorflow", model="cnn").median == 12.0
+    assert helpers.host_case("reverses", "latency", framework="jax") is None and not problems.errors
+    assert helpers.host_case("reverses", "latency", model="cnn") is None
+    assert len(problems.errors) == 1 and "host 'reverses'" in problems.errors[0]
+
     alone = tmp_path / "alone"
     dump(json.loads((tmp_path / "results" / "main" / "latency.json").read_text()), alone / "results" / "main" / "latency.json")
     problems = Problems()
