@@ -730,6 +730,7 @@ class Helpers:
             else:
                 d = {formatting.BETTER: 1, formatting.WORSE: -1}.get(pr.verdict, 0)
                 entry["status"] = "holds" if d == direction and d else "reverses" if d == -direction and d else \
+                    {1: "PyTorch faster", -1: "TensorFlow faster"}.get(d) or \
                     {formatting.WITHIN: "within the threshold", formatting.UNCLEAR: "no clear difference",
                      formatting.NO_CI: "no CI", formatting.MISSING: "not measured"}.get(pr.verdict, pr.verdict)
             if direction and d:

@@ -407,6 +407,22 @@ def test_across_hosts_counts_only_the_other_machines(tmp_path):
     assert helpers.across_hosts("latency", "latency", model="cnn")["summary"] == "no other machine with intervals"
 
 
+def test_across_hosts_names_the_faster_framework_where_the_primary_host_has_no_direction(tmp_path):
+    """A host with a direction where the primary host has none gets the framework, not a verdict code."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    for host, (pt, tf) in {"main": (10.0, 10.1), "other": (30.0, 12.0)}.items():
+        doc = copy.deepcopy(base)
+        doc["cases"] = [_verdict_case(base["cases"][0], "pytorch", "eager", "cnn", [pt] * 3, []),
+                        _verdict_case(base["cases"][0], "tensorflow", "graph", "cnn", [tf] * 3, [])]
+        dump(doc, tmp_path / "results" / host / "latency.json")
+    problems = Problems()
+    results = load_results(tmp_path / "results", problems, tmp_path, primary="main")
+    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+    got = helpers.across_hosts("latency", "latency", model="cnn")
+    assert not problems.errors and got["summary"] == "no direction on the primary host"
+    assert [e["status"] for e in got["hosts"]] == ["no clear difference", "TensorFlow faster"]
+
+
 def test_session_agreement_splits_cases_that_start_several_processes_per_round(tmp_path):
     """Cold start starts its own processes, 6 per run here, while each run records 5 rounds: the
     12 processes split 6 | 6, not 5 | 5."""
