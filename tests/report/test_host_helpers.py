@@ -189,6 +189,7 @@ def test_session_agreement_of_another_host_and_the_gap_between_its_runs(tmp_path
     assert helpers.session_agreement() == {}  # the primary host pools no runs
     got = helpers.session_agreement("other")
     assert got["cases"] == 2 and got["within"] == 1 and got["gap_s"] == 90.0 and got["back_to_back"]
+    assert got["single_run"] == []
     assert helpers.session_agreement("other") is got  # computed once per host
 
 
