@@ -726,9 +726,9 @@ class Helpers:
                 value = pr.speedup[0] if pr.speedup else None
                 d = 0 if value is None or abs(math.log(value)) < math.log(1 + self.min_effect) else (1 if value > 1 else -1)
                 faster = {1: "PyTorch", -1: "TensorFlow"}.get(d)
-                entry["status"] = "same direction (point estimate, no CI)" if d == direction and d else \
-                    "opposite direction (point estimate, no CI)" if d == -direction and d else \
-                    f"{faster} faster (point estimate, no CI)" if d else "no direction beyond the threshold"
+                # the same words as a host with intervals, marked as resting on point estimates
+                entry["status"] = ("holds" if d == direction and d else "reverses" if d == -direction and d else
+                                   f"{faster} faster" if d else "within the threshold") + " (point estimate)"
             else:
                 d = {formatting.BETTER: 1, formatting.WORSE: -1}.get(pr.verdict, 0)
                 entry["status"] = "holds" if d == direction and d else "reverses" if d == -direction and d else \
