@@ -727,8 +727,9 @@ class Helpers:
                 d = 0 if value is None or abs(math.log(value)) < math.log(1 + self.min_effect) else (1 if value > 1 else -1)
                 faster = {1: "PyTorch", -1: "TensorFlow"}.get(d)
                 # the same words as a host with intervals, marked as resting on point estimates
-                entry["status"] = ("holds" if d == direction and d else "reverses" if d == -direction and d else
-                                   f"{faster} faster" if d else "within the threshold") + " (point estimate)"
+                entry["status"] = "not measured" if value is None else \
+                    ("holds" if d == direction and d else "reverses" if d == -direction and d else
+                     f"{faster} faster" if d else "within the threshold") + " (point estimate)"
             else:
                 d = {formatting.BETTER: 1, formatting.WORSE: -1}.get(pr.verdict, 0)
                 entry["status"] = "holds" if d == direction and d else "reverses" if d == -direction and d else \

@@ -422,6 +422,35 @@ def test_across_hosts_names_the_faster_framework_where_the_primary_host_has_no_d
     got = helpers.across_hosts("latency", "latency", model="cnn")
     assert not problems.errors and got["summary"] == "no direction on the primary host"
     assert [e["status"] for e in got["hosts"]] == ["no clear difference", "TensorFlow faster"]
+    assert helpers.across_hosts("latency", "latency", model="lstm")["hosts"][1]["status"] == "not measured"
+
+
+def test_across_hosts_marks_hosts_without_intervals_as_point_estimates(tmp_path):
+    """A version-1 host (pooled samples, no process-level CI) is judged by its medians and the
+    threshold, in the same words as a host with intervals, marked as a point estimate; a finding
+    it did not measure is "not measured", not "within the threshold"."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    main = copy.deepcopy(base)
+    main["cases"] = [_verdict_case(base["cases"][0], "pytorch", "eager", "cnn", [10.0] * 3, []),
+                     _verdict_case(base["cases"][0], "tensorflow", "graph", "cnn", [20.0] * 3, [])]
+    dump(main, tmp_path / "results" / "main" / "latency.json")
+    v1_cases = []  # the first harness's format: pooled samples, no runs
+    for c in main["cases"]:
+        m = 30.0 if c["framework"] == "pytorch" else 12.0
+        v1_cases.append({k: c[k] for k in ("id", "framework", "mode", "model", "metric", "unit", "better", "params")}
+                        | {"status": "ok", "error": None, "samples": [m] * 4, "n": 4, "median": m, "ci95": [m, m],
+                           "p90": m, "p99": m, "mean": m, "stdev": 0.0, "noisy": False})
+    old = {"schema_version": 1, "experiment": main["experiment"], "title": main["title"], "module": main["module"],
+           "quick": False, "parameters": {}, "environment": main["environment"] | {"host": "old"}, "cases": v1_cases}
+    (tmp_path / "results" / "old").mkdir(parents=True)
+    (tmp_path / "results" / "old" / "latency.json").write_text(json.dumps(old))
+    problems = Problems()
+    results = load_results(tmp_path / "results", problems, tmp_path, primary="main")
+    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+    got = helpers.across_hosts("latency", "latency", model="cnn")
+    assert not problems.errors, problems.errors
+    assert [e["status"] for e in got["hosts"]] == ["holds", "reverses (point estimate)"]
+    assert got["reversed_by_point"] == ["old"]
 
 
 def test_session_agreement_splits_cases_that_start_several_processes_per_round(tmp_path):
