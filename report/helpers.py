@@ -13,6 +13,7 @@ found nothing returns ``None``; every helper that takes a case accepts ``None`` 
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import inspect
 import re
@@ -130,8 +131,6 @@ BACK_TO_BACK_S = 900.0  # two runs this close are one after the other, not separ
 
 def _run_gap_s(rf) -> float | None:
     """Seconds from the end of ``rf``'s first pooled run to the start of its second, or None."""
-    import datetime as dt
-
     sources = rf.sources
     try:
         end, start = (dt.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ")
@@ -442,7 +441,7 @@ class Helpers:
         in how many it named a direction anyway, "aa_by_experiment": {experiment: directions} for
         the experiments with any, "aa_cases_by_experiment": {experiment: cases tested},
         "gap_s": the longest time between the end of a file's first run and the start of its
-        second (None if not recorded), "gap_h": the same in hours, "single_run": the experiments
+        second (None if not recorded), "single_run": the experiments
         whose files hold one run only (not compared), "back_to_back": whether every pooling file's second run began
         within ``BACK_TO_BACK_S`` of its first run's end (one run after the other, in one state of
         the machine as far as it lasts) rather than in a separate session}``; ``{}`` when no file pools two runs or no case
@@ -496,7 +495,7 @@ class Helpers:
                 "aa_cases": aa_cases, "aa_directions": aa_directions,
                 "aa_by_experiment": dict(sorted(aa_by_experiment.items(), key=lambda item: -item[1])),
                 "aa_cases_by_experiment": aa_cases_by_experiment,
-                "gap_s": max(known, default=None), "gap_h": max(known) / 3600 if known else None,
+                "gap_s": max(known, default=None),
                 "single_run": sorted(name for name, rf in files.items() if len(rf.sources) < 2),
                 "back_to_back": bool(known) and all(g <= BACK_TO_BACK_S for g in known),
                 "shifts": dict(sorted(((name, math.exp(statistics.fmean(values)))

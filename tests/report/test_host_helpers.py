@@ -22,9 +22,9 @@ from results_contract.vocabulary import DEFAULT_MODES, REPEAT_TOLERANCE, STEAL_B
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _helpers(root: Path) -> tuple[Helpers, Problems]:
+def _helpers(root: Path, primary: str | None = None) -> tuple[Helpers, Problems]:
     problems = Problems()
-    results = load_results(root / "results", problems, root)
+    results = load_results(root / "results", problems, root, primary=primary)
     return Helpers(Sources(root, results, bib=None), problems, DocumentState()), problems
 
 
@@ -182,9 +182,7 @@ def test_session_agreement_of_another_host_and_the_gap_between_its_runs(tmp_path
     first.update(started_at="2026-01-01T10:00:00Z", finished_at="2026-01-01T10:30:00Z")
     second.update(started_at="2026-01-01T10:31:30Z", finished_at="2026-01-01T11:00:00Z")
     dump(doc, tmp_path / "results" / "other" / "latency.json")
-    problems = Problems()
-    results = load_results(tmp_path / "results", problems, tmp_path, primary="primary")
-    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+    helpers, problems = _helpers(tmp_path, primary="primary")
     assert not problems.errors
     assert helpers.session_agreement() == {}  # the primary host pools no runs
     got = helpers.session_agreement("other")
@@ -363,9 +361,7 @@ def test_hosts_record_how_each_machine_was_measured(tmp_path):
     old.setdefault("parameters", {})["timing"] = {"max_time_s": 1.0}
     dump(pinned, tmp_path / "results" / "main" / "latency.json")
     dump(old, tmp_path / "results" / "old" / "latency.json")
-    problems = Problems()
-    results = load_results(tmp_path / "results", problems, tmp_path, primary="main")
-    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+    helpers, problems = _helpers(tmp_path, primary="main")
     main, other = helpers.hosts()
     assert main["label"] == "main" and main["allocator_pinned"] and main["timing"]["max_time_s"] == 0.4
     assert not other["allocator_pinned"] and other["timing"]["max_time_s"] == 1.0
@@ -379,17 +375,21 @@ def test_session_verdicts_are_empty_without_pooled_runs(tmp_path):
     assert helpers.session_verdicts("latency", "latency") == {} and not problems.errors
 
 
-def test_across_hosts_counts_only_the_other_machines(tmp_path):
-    """The primary host defines a finding, so it never counts as confirming it."""
+def _cnn_hosts(root: Path, medians: dict[str, tuple[float, float]]) -> tuple[Helpers, Problems]:
+    """One host folder per entry of ``medians`` ({host: (PyTorch, TensorFlow) median}), each with
+    the CNN's latency in both frameworks from three tight processes; "main" is the primary host."""
     base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
-    for host, (pt, tf) in {"main": (10.0, 20.0), "agrees": (11.0, 23.0), "reverses": (30.0, 12.0)}.items():
+    for host, (pt, tf) in medians.items():
         doc = copy.deepcopy(base)
         doc["cases"] = [_verdict_case(base["cases"][0], "pytorch", "eager", "cnn", [pt] * 3, []),
                         _verdict_case(base["cases"][0], "tensorflow", "graph", "cnn", [tf] * 3, [])]
-        dump(doc, tmp_path / "results" / host / "latency.json")
-    problems = Problems()
-    results = load_results(tmp_path / "results", problems, tmp_path, primary="main")
-    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+        dump(doc, root / "results" / host / "latency.json")
+    return _helpers(root, primary="main")
+
+
+def test_across_hosts_counts_only_the_other_machines(tmp_path):
+    """The primary host defines a finding, so it never counts as confirming it."""
+    helpers, problems = _cnn_hosts(tmp_path, {"main": (10.0, 20.0), "agrees": (11.0, 23.0), "reverses": (30.0, 12.0)})
     got = helpers.across_hosts("latency", "latency", model="cnn")
     assert not problems.errors and got["primary"].verdict == "better"
     assert [e["status"] for e in got["hosts"]] == ["holds", "holds", "reverses"]  # main first
@@ -410,15 +410,7 @@ def test_across_hosts_counts_only_the_other_machines(tmp_path):
 
 def test_across_hosts_names_the_faster_framework_where_the_primary_host_has_no_direction(tmp_path):
     """A host with a direction where the primary host has none gets the framework, not a verdict code."""
-    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
-    for host, (pt, tf) in {"main": (10.0, 10.1), "other": (30.0, 12.0)}.items():
-        doc = copy.deepcopy(base)
-        doc["cases"] = [_verdict_case(base["cases"][0], "pytorch", "eager", "cnn", [pt] * 3, []),
-                        _verdict_case(base["cases"][0], "tensorflow", "graph", "cnn", [tf] * 3, [])]
-        dump(doc, tmp_path / "results" / host / "latency.json")
-    problems = Problems()
-    results = load_results(tmp_path / "results", problems, tmp_path, primary="main")
-    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+    helpers, problems = _cnn_hosts(tmp_path, {"main": (10.0, 10.1), "other": (30.0, 12.0)})
     got = helpers.across_hosts("latency", "latency", model="cnn")
     assert not problems.errors and got["summary"] == "no direction on the primary host"
     assert [e["status"] for e in got["hosts"]] == ["no clear difference", "TensorFlow faster"]
@@ -444,9 +436,7 @@ def test_across_hosts_marks_hosts_without_intervals_as_point_estimates(tmp_path)
            "quick": False, "parameters": {}, "environment": main["environment"] | {"host": "old"}, "cases": v1_cases}
     (tmp_path / "results" / "old").mkdir(parents=True)
     (tmp_path / "results" / "old" / "latency.json").write_text(json.dumps(old))
-    problems = Problems()
-    results = load_results(tmp_path / "results", problems, tmp_path, primary="main")
-    helpers = Helpers(Sources(tmp_path, results, bib=None), problems, DocumentState())
+    helpers, problems = _helpers(tmp_path, primary="main")
     got = helpers.across_hosts("latency", "latency", model="cnn")
     assert not problems.errors, problems.errors
     assert [e["status"] for e in got["hosts"]] == ["holds", "reverses (point estimate)"]
