@@ -17,6 +17,7 @@ its bytes and the contract's code: ``ValidatedResults``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -49,8 +50,10 @@ def fingerprint(*parts: Any) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=None)
 def source_of(module_file: str) -> bytes:
-    """A module's source, for keys that must change when the code that computes them does."""
+    """A module's source, for keys that must change when the code that computes them does (read
+    once per process: the source does not change while a build runs)."""
     return Path(module_file).read_bytes()
 
 

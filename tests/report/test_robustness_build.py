@@ -17,20 +17,32 @@ from support import REPO, run_build, snapshot
 WRAPPER = r'''
 import sys, time
 sys.path.insert(0, {repo!r})
-import report.pdf, results_contract.files, report.pipeline
+import report.pdf, report.pdf_worker, results_contract.files, report.pipeline
 stage, marker = sys.argv[1], sys.argv[2]
 
-def announce():
-    open(marker, "w").write("x")
+def announce(text="x"):
+    open(marker, "w").write(text)
     time.sleep(60)
 
 if stage == "render":
+    # the real PDF render happens (in process or in the PDF worker), then we stall before writing
     real = report.pdf.render_pdf
     def slow(*a, **k):
-        out = real(*a, **k)  # the real PDF render happens, then we stall before writing
+        out = real(*a, **k)
         announce()
         return out
     report.pdf.render_pdf = slow
+    real_worker = report.pdf_worker.PdfWorker.render
+    def slow_worker(self, *a, **k):
+        out = real_worker(self, *a, **k)
+        announce()
+        return out
+    report.pdf_worker.PdfWorker.render = slow_worker
+elif stage == "worker":
+    # stall while the PDF worker waits for the page, announcing its process id
+    def stall(self, *a, **k):
+        announce(str(self._process.pid))
+    report.pdf_worker.PdfWorker.render = stall
 elif stage == "write":
     real_stage = results_contract.files._stage
     calls = []
@@ -61,7 +73,7 @@ def built(project):
 
 
 @pytest.mark.parametrize("stage,sig", [("render", signal.SIGINT), ("render", signal.SIGKILL),
-                                       ("write", signal.SIGINT)])
+                                       ("write", signal.SIGINT), ("worker", signal.SIGINT)])
 def test_interrupted_build_keeps_previous_dist(built, tmp_path, stage, sig):
     before = snapshot(built / "dist")
     assert any(name.endswith(".pdf") for name in before)
@@ -87,11 +99,28 @@ def test_interrupted_build_keeps_previous_dist(built, tmp_path, stage, sig):
         assert err.strip() == "interrupted; previous outputs were left untouched"
     if stage == "render" or sig == signal.SIGINT:
         assert snapshot(built / "dist") == before
+    if stage == "worker":  # the interrupted build stopped its PDF worker
+        worker_pid = int(marker.read_text())
+        assert _gone(worker_pid), f"PDF worker {worker_pid} outlived the interrupted build"
     # a later build still works and replaces the files
     result = run_build(built, "-q")
     assert result.returncode == 0, result.stderr
     assert snapshot(built / "dist") != before
     assert not [p for p in (built / "dist").iterdir() if p.name.endswith(".tmp")]
+
+
+def _gone(pid: int, wait_s: float = 10.0) -> bool:
+    """Whether process ``pid`` has exited (a zombie, exited but not yet reaped, counts)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_check_writes_nothing_and_is_fast(project):
