@@ -73,13 +73,14 @@ def _build_options(p: argparse.ArgumentParser, *, outputs: bool) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from report.pdf_worker import wanted as worker_wanted
     from report.pipeline import build
 
     check = args.command == "check"
     log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, flush=True))
     outcome = build(args.root, None if check else args.out, strict=args.strict,
                     force=not check and args.force, results_dir=args.results,
-                    pdf=check or not args.no_pdf, check_only=check, log=log)
+                    pdf=check or not args.no_pdf, check_only=check, log=log, pdf_worker=worker_wanted())
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for note in outcome.notes:

@@ -7,6 +7,7 @@ are salted with a constant and no date is written, so the same data gives the sa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -262,13 +263,18 @@ def flatten_svg(svg: str) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
+@functools.lru_cache(maxsize=1)
+def _matplotlib_version() -> str:
+    from importlib.metadata import version
+
+    return version("matplotlib")
+
+
 def spec_fingerprint(spec: ChartSpec) -> str:
     """sha256 of everything that decides the drawing: the spec, the cases' plotted values, this
     module's source and matplotlib's version. Equal fingerprints draw identical SVG. The
     version is read from the installed package's metadata, so a build whose charts are all
     cached never imports matplotlib."""
-    from importlib.metadata import version
-
     cases = [[c.framework, c.mode, c.model, c.metric, c.unit, dict(c.params), c.status, c.median,
               list(c.ci95) if c.ci95 else None] for c in spec.cases]
     payload = {"kind": spec.kind, "x": spec.x, "series": list(spec.series), "ylabel": spec.ylabel,
@@ -276,7 +282,7 @@ def spec_fingerprint(spec: ChartSpec) -> str:
                "points": [[p.label, p.value, p.low, p.high, p.series] for p in spec.points],
                "log": spec.log, "xlabel": spec.xlabel, "x_order": list(spec.x_order or []),
                "series_labels": spec.series_labels, "x_labels": {str(k): v for k, v in spec.x_labels.items()},
-               "cases": cases, "matplotlib": version("matplotlib")}
+               "cases": cases, "matplotlib": _matplotlib_version()}
     h = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()

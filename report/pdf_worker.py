@@ -7,13 +7,16 @@ renders the templates; it then lays the page out in a small heap of its own. It 
 ``report.pdf.render_pdf`` with the same arguments, so the PDF bytes are the same either way (a
 test compares them).
 
-The worker is used only where it can help: when this process has not imported WeasyPrint yet
-(a fresh ``build.py``). A process that already has it (the tests, ``scripts/bench_build.py``)
-renders in process, and so does any build with ``PAPER_PDF_WORKER=0``.
+``build.py`` asks for the worker (``pipeline.build(pdf_worker=True)``) where it can help: a
+fresh process that has not imported WeasyPrint, on a machine with a second core, unless
+``PAPER_PDF_WORKER=0``. Builds called in process (the tests, ``scripts/bench_build.py``, the
+site and the release) render in process.
 
 Protocol: one pickled request on the worker's stdin, ``(page_html, base_url, epoch,
-attachments, pdf_variant)``; one pickled reply on its stdout, ``("ok", pdf_bytes, timings)`` or
-``("error", traceback_text)``. The worker's own prints go to stderr, never into the reply.
+attachments, pdf_variant)``; one pickled reply on a copy of its original stdout, ``("ok",
+pdf_bytes, timings)`` or ``("error", traceback_text)``. File descriptor 1 is pointed at stderr
+before WeasyPrint is imported, so nothing the worker or a library prints can reach the reply. The
+worker ignores Ctrl-C: the build that started it handles the interrupt and stops it.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ class PdfWorkerError(RuntimeError):
 
 
 def wanted() -> bool:
-    """Whether a build in this process should render through a worker."""
-    return "weasyprint" not in sys.modules and os.environ.get("PAPER_PDF_WORKER", "") != "0"
+    """Whether a build in this process gains from a worker: WeasyPrint is not imported yet, the
+    machine has a second core to import it on, and ``PAPER_PDF_WORKER`` is not ``0``."""
+    return ("weasyprint" not in sys.modules and (os.cpu_count() or 1) > 1
+            and os.environ.get("PAPER_PDF_WORKER", "") != "0")
 
 
 class PdfWorker:
@@ -82,11 +87,14 @@ class PdfWorker:
 
 def _serve() -> None:
     import gc
+    import signal
     import traceback
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the build handles Ctrl-C and stops the worker
     gc.disable()  # one PDF, then exit: as in a build (report.pdf.no_cyclic_gc)
-    reply_to = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout = sys.stderr  # nothing printed may corrupt the reply
+    reply_to = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # nothing printed, by Python or by a C library, may corrupt the reply
+    sys.stdout = sys.stderr
     try:
         import weasyprint
 
@@ -97,8 +105,11 @@ def _serve() -> None:
         reply = ("ok", data, timings)
     except (Exception, KeyboardInterrupt):
         reply = ("error", traceback.format_exc())
-    pickle.dump(reply, reply_to)
-    reply_to.close()
+    try:
+        pickle.dump(reply, reply_to)
+        reply_to.close()
+    except BrokenPipeError:  # the build is gone (killed): nobody to answer
+        pass
     sys.stderr.flush()
     # Exit without tearing down the heap object by object (about 0.3 s after a 46-page layout):
     # the reply is written, and nothing else is left to flush.

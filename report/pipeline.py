@@ -94,8 +94,11 @@ def _inside(path: Path, folder: Path) -> Path:
 
 def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, force: bool = False,
           check_only: bool = False, results_dir: Path | None = None, pdf: bool = True,
-          log: Callable[[str], None] = print) -> BuildOutcome:
-    """Build ``dist/<slug>-v<version>.{html,pdf}``; raise UserError listing every problem."""
+          log: Callable[[str], None] = print, pdf_worker: bool = False) -> BuildOutcome:
+    """Build ``dist/<slug>-v<version>.{html,pdf}``; raise UserError listing every problem.
+
+    ``pdf_worker``: render the PDF in a worker process started as the build begins
+    (``report.pdf_worker``; ``build.py`` asks for it when that helps). The bytes are the same."""
     started = time.perf_counter()
     root = root.resolve()
     config = load_config(root)
@@ -122,11 +125,11 @@ def build(root: Path, out_dir: Path | None = None, *, strict: bool = False, forc
         return BuildOutcome(html_path, pdf_path if pdf else None, skipped=True,
                             seconds=time.perf_counter() - started)
 
-    from report import pdf_worker  # heavy imports only when there is work to do
-    from report.pdf import no_cyclic_gc, render_pdf
+    from report.pdf import no_cyclic_gc, render_pdf  # heavy imports only when there is work to do
+    from report.pdf_worker import PdfWorker
 
-    # A fresh process starts the PDF worker first, so WeasyPrint loads while the page is assembled.
-    worker = pdf_worker.PdfWorker() if pdf and not check_only and pdf_worker.wanted() else None
+    # The PDF worker starts first, so WeasyPrint loads while the page is assembled.
+    worker = PdfWorker() if pdf_worker and pdf and not check_only else None
     with no_cyclic_gc(), worker or contextlib.nullcontext():
         from report.assemble import assemble_page
 

@@ -24,7 +24,7 @@ def announce(text="x"):
     open(marker, "w").write(text)
     time.sleep(60)
 
-if stage == "render":
+if stage in ("render", "render_in_process"):
     # the real PDF render happens (in process or in the PDF worker), then we stall before writing
     real = report.pdf.render_pdf
     def slow(*a, **k):
@@ -73,7 +73,8 @@ def built(project):
 
 
 @pytest.mark.parametrize("stage,sig", [("render", signal.SIGINT), ("render", signal.SIGKILL),
-                                       ("write", signal.SIGINT), ("worker", signal.SIGINT)])
+                                       ("write", signal.SIGINT), ("worker", signal.SIGINT),
+                                       ("render_in_process", signal.SIGINT)])
 def test_interrupted_build_keeps_previous_dist(built, tmp_path, stage, sig):
     before = snapshot(built / "dist")
     assert any(name.endswith(".pdf") for name in before)
@@ -81,6 +82,8 @@ def test_interrupted_build_keeps_previous_dist(built, tmp_path, stage, sig):
     wrapper.write_text(WRAPPER.format(repo=str(REPO)))
     marker = tmp_path / "marker"
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    if stage == "render_in_process":
+        env["PAPER_PDF_WORKER"] = "0"
     proc = subprocess.Popen([sys.executable, str(wrapper), stage, str(marker), "--root", str(built), "-q"],
                             cwd=built, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -97,7 +100,7 @@ def test_interrupted_build_keeps_previous_dist(built, tmp_path, stage, sig):
     if sig == signal.SIGINT:
         assert proc.returncode == 130, err
         assert err.strip() == "interrupted; previous outputs were left untouched"
-    if stage == "render" or sig == signal.SIGINT:
+    if stage.startswith("render") or sig == signal.SIGINT:
         assert snapshot(built / "dist") == before
     if stage == "worker":  # the interrupted build stopped its PDF worker
         worker_pid = int(marker.read_text())
