@@ -828,6 +828,21 @@ class Helpers:
         return out
 
     @helper
+    def reversals(self, experiment: str, metric: str, host: str, rule: str = "fastest", by: str = "model",
+                  **filters: Any) -> dict[str, list]:
+        """Which of the primary host's verdicts ``host`` reverses: ``tally`` on both hosts with the
+        same ``rule`` and filters, then ``{"tensorflow": [values PyTorch wins on the primary host and
+        TensorFlow on host], "pytorch": [the other way round], "all": both, sorted}``. Values
+        without a direction on either host are not reversals. The abstract, the decision guide
+        and the conclusion say which verdicts another machine reverses."""
+        primary, other = (self.tally(experiment, metric, rule=rule, by=by, host=h, **filters)
+                          for h in (None, host))
+        to_tf = [v for v in other["tensorflow"] if v in primary["pytorch"]]
+        to_pt = [v for v in other["pytorch"] if v in primary["tensorflow"]]
+        return {"tensorflow": to_tf, "pytorch": to_pt,
+                "all": sorted(to_tf + to_pt, key=lambda v: (str(type(v)), v))}
+
+    @helper
     def session_verdicts(self, experiment: str, metric: str, rule: str = "fastest", by: str = "model",
                          **filters: Any) -> dict[str, Any]:
         """``tally``'s comparisons repeated on each of the two pooled runs alone: do the verdicts

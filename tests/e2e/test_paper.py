@@ -294,3 +294,31 @@ def test_one_thread_clause_of_the_conclusion_matches_the_guide(paper):
     if sentence:
         outcomes = set(re.findall(r"(PyTorch is faster|TensorFlow is faster|finds no direction)", sentence.group(1)))
         assert len(outcomes) >= 2, sentence.group(0)
+
+
+def _timing_windows(host_dir: Path) -> set[float]:
+    return {json.loads(f.read_text())["parameters"].get("timing", {}).get("max_time_s")
+            for f in sorted(host_dir.glob("*.json"))} - {None}
+
+
+def test_machines_section_states_a_hosts_other_timing_window(paper):
+    """A process-level host measured with another per-process timing window than the primary
+    host's (the window was shortened to fit the suite's time budget) says so beside its numbers."""
+    import tomllib
+
+    primary = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["paper"]["primary_host"]
+    text = re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", "", paper["html"])))
+    primary_windows = _timing_windows(REPO / "results" / primary)
+    checked = 0
+    for host_dir in sorted(p for p in (REPO / "results").iterdir() if p.is_dir() and p.name != primary):
+        windows = _timing_windows(host_dir)
+        if len(windows) != 1 or len(primary_windows) != 1 or windows == primary_windows:
+            continue
+        (mine,), (theirs,) = windows, primary_windows
+        process_level = f"On {host_dir.name} the timing window was {mine:g} s per case and process, against the " \
+                        f"primary host's {theirs:g} s"
+        version_1 = f"with timing windows of {mine:g} s per case and process against {theirs:g} s"  # its own paragraph
+        assert process_level in text or version_1 in text, host_dir.name
+        checked += process_level in text
+    if not checked:  # no process-level host has another window: no such sentence
+        assert "the timing window was" not in text

@@ -408,6 +408,25 @@ def test_across_hosts_counts_only_the_other_machines(tmp_path):
     assert helpers.across_hosts("latency", "latency", model="cnn")["summary"] == "no other machine with intervals"
 
 
+def test_reversals_name_the_primary_hosts_verdicts_another_host_reverses(tmp_path):
+    """Both directions are reported apart; a model without a direction on the primary host (lstm
+    here) is not a reversal, whatever the other host says."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())
+    medians = {"main": {"cnn": (10.0, 20.0), "mlp": (30.0, 12.0), "lstm": (10.0, 10.1)},
+               "other": {"cnn": (30.0, 12.0), "mlp": (10.0, 20.0), "lstm": (30.0, 12.0)}}
+    for host, by_model in medians.items():
+        doc = copy.deepcopy(base)
+        doc["cases"] = [_verdict_case(base["cases"][0], fw, mode, model, [value] * 3, [])
+                        for model, pair in by_model.items()
+                        for (fw, mode), value in zip((("pytorch", "eager"), ("tensorflow", "graph")), pair)]
+        dump(doc, tmp_path / "results" / host / "latency.json")
+    helpers, problems = _helpers(tmp_path, primary="main")
+    got = helpers.reversals("latency", "latency", "other")
+    assert not problems.errors
+    assert got == {"tensorflow": ["cnn"], "pytorch": ["mlp"], "all": ["cnn", "mlp"]}
+    assert helpers.reversals("latency", "latency", "main") == {"tensorflow": [], "pytorch": [], "all": []}
+
+
 def test_across_hosts_names_the_faster_framework_where_the_primary_host_has_no_direction(tmp_path):
     """A host with a direction where the primary host has none gets the framework, not a verdict code."""
     helpers, problems = _cnn_hosts(tmp_path, {"main": (10.0, 10.1), "other": (30.0, 12.0)})
