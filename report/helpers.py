@@ -135,6 +135,10 @@ def split_runs(rf, case: Case) -> tuple[tuple, tuple] | None:
 
 
 BACK_TO_BACK_S = 900.0  # two runs this close are one after the other, not separate sessions
+# process_groups: a step of more than this between sorted process medians, with at least
+# MIN_GROUP processes on each side, splits a run's processes into two groups.
+PROCESS_GROUP_GAP = 0.20
+MIN_GROUP = 2
 
 
 def _run_gap_s(rf) -> float | None:
@@ -508,6 +512,37 @@ class Helpers:
                 "back_to_back": bool(known) and all(g <= BACK_TO_BACK_S for g in known),
                 "shifts": dict(sorted(((name, math.exp(statistics.fmean(values)))
                                        for name, values in by_experiment.items()), key=lambda item: item[1]))}
+
+    @helper
+    def process_groups(self, host: str | None = None) -> dict[str, Any]:
+        """Whether one run's processes scatter around a value or fall into groups, on the primary
+        host (or ``host``): over the timed cases (times and rates) of its pooled files whose
+        processes can be told apart by run (as ``session_agreement`` compares them), ``{"cases":
+        how many, "split": in how many at least one run's process medians, sorted, have a step of
+        more than ``gap`` between two groups of at least ``MIN_GROUP`` processes each, "gap":
+        PROCESS_GROUP_GAP, "by_experiment": {experiment: split cases}, most first}``; ``{}`` when
+        no file pools runs. A run's median then depends on how many of its processes land in each
+        group, which moves run medians more than scattered noise of the same spread would."""
+        files = self.results.files if host in (None, self.results.primary) else \
+            (self.results.hosts[host].files if host in self.results.hosts else {})
+        cases = 0
+        by_experiment: dict[str, int] = {}
+        for name, rf in sorted(files.items()):
+            for c in rf.cases:
+                parts = split_runs(rf, c) if _is_timed(c) and c.better in ("higher", "lower") else None
+                if not parts:
+                    continue
+                medians = [sorted(run.get("median") or 0.0 for run in part) for part in parts]
+                if any(m <= 0 for part in medians for m in part):
+                    continue
+                cases += 1
+                if any(part[i + 1] > (1 + PROCESS_GROUP_GAP) * part[i]
+                       for part in medians for i in range(MIN_GROUP - 1, len(part) - MIN_GROUP)):
+                    by_experiment[name] = by_experiment.get(name, 0) + 1
+        if not cases:
+            return {}
+        return {"cases": cases, "split": sum(by_experiment.values()), "gap": PROCESS_GROUP_GAP,
+                "by_experiment": dict(sorted(by_experiment.items(), key=lambda item: -item[1]))}
 
     @helper
     def host_stability(self) -> dict[str, dict[str, Any]]:

@@ -191,6 +191,30 @@ def test_session_agreement_of_another_host_and_the_gap_between_its_runs(tmp_path
     assert helpers.session_agreement("other") is got  # computed once per host
 
 
+def test_process_groups_counts_runs_whose_processes_split_into_two_groups(tmp_path):
+    """Four processes per run: a step of more than 20% with two processes on each side is a split;
+    scattered processes, or one outlier alone, are not."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    cases = [
+        _session_case(base, "groups", [10.0, 10.2, 13.0, 13.1], [10.0, 10.1, 10.2, 10.3]),  # 27% step, 2 + 2
+        _session_case(base, "scatter", [10.0, 11.0, 12.0, 13.0], [10.0, 11.1, 12.1, 13.2]),  # steps of 10%
+        _session_case(base, "outlier", [10.0, 10.1, 10.2, 15.0], [10.0, 10.1, 10.2, 10.3]),  # one process alone
+        _session_case(base, "in_b", [10.0, 10.1, 10.2, 10.3], [20.0, 20.5, 10.0, 10.2]),  # the second run splits
+    ]
+    dump(_pooled_doc(cases, per_run=(4, 4)), tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    got = helpers.process_groups()
+    assert not problems.errors
+    assert got == {"cases": 4, "split": 2, "gap": 0.2, "by_experiment": {"latency": 2}}
+
+
+def test_process_groups_is_empty_without_pooled_runs(tmp_path):
+    dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
+         tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    assert helpers.process_groups() == {} and helpers.process_groups("nowhere") == {} and not problems.errors
+
+
 def test_session_agreement_is_empty_without_pooled_runs(tmp_path):
     dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
          tmp_path / "results" / "host" / "latency.json")
