@@ -135,10 +135,6 @@ def split_runs(rf, case: Case) -> tuple[tuple, tuple] | None:
 
 
 BACK_TO_BACK_S = 900.0  # two runs this close are one after the other, not separate sessions
-# process_groups: a step of more than this between sorted process medians, with at least
-# MIN_GROUP processes on each side, splits a run's processes into two groups.
-PROCESS_GROUP_GAP = 0.20
-MIN_GROUP = 2
 
 
 def _run_gap_s(rf) -> float | None:
@@ -514,37 +510,6 @@ class Helpers:
                                        for name, values in by_experiment.items()), key=lambda item: item[1]))}
 
     @helper
-    def process_groups(self, host: str | None = None) -> dict[str, Any]:
-        """Whether one run's processes scatter around a value or fall into groups, on the primary
-        host (or ``host``): over the timed cases (times and rates) of its pooled files whose
-        processes can be told apart by run (as ``session_agreement`` compares them), ``{"cases":
-        how many, "split": in how many at least one run's process medians, sorted, have a step of
-        more than ``gap`` between two groups of at least ``MIN_GROUP`` processes each, "gap":
-        PROCESS_GROUP_GAP, "by_experiment": {experiment: split cases}, most first}``; ``{}`` when
-        no file pools runs. A run's median then depends on how many of its processes land in each
-        group, which moves run medians more than scattered noise of the same spread would."""
-        files = self.results.files if host in (None, self.results.primary) else \
-            (self.results.hosts[host].files if host in self.results.hosts else {})
-        cases = 0
-        by_experiment: dict[str, int] = {}
-        for name, rf in sorted(files.items()):
-            for c in rf.cases:
-                parts = split_runs(rf, c) if _is_timed(c) and c.better in ("higher", "lower") else None
-                if not parts:
-                    continue
-                medians = [sorted(run.get("median") or 0.0 for run in part) for part in parts]
-                if any(m <= 0 for part in medians for m in part):
-                    continue
-                cases += 1
-                if any(part[i + 1] > (1 + PROCESS_GROUP_GAP) * part[i]
-                       for part in medians for i in range(MIN_GROUP - 1, len(part) - MIN_GROUP)):
-                    by_experiment[name] = by_experiment.get(name, 0) + 1
-        if not cases:
-            return {}
-        return {"cases": cases, "split": sum(by_experiment.values()), "gap": PROCESS_GROUP_GAP,
-                "by_experiment": dict(sorted(by_experiment.items(), key=lambda item: -item[1]))}
-
-    @helper
     def host_stability(self) -> dict[str, dict[str, Any]]:
         """How the primary host's speed changed inside one process (the ``host_stability``
         experiment), by workload (``"python_loop"``, ``"mlp"``): ``{"spread": the block_spread
@@ -867,19 +832,22 @@ class Helpers:
                   **filters: Any) -> dict[str, list]:
         """Which of the primary host's verdicts ``host`` reverses: ``tally`` on both hosts with the
         same ``rule`` and filters, then ``{"tensorflow": [values PyTorch wins on the primary host and
-        TensorFlow on host], "pytorch": [the other way round], "all": both, sorted}``. Values
-        without a direction on either host are not reversals. The abstract, the decision guide
+        TensorFlow on host], "pytorch": [the other way round], "all": both, sorted, "weaker": the
+        reversals that one of host's two pooled runs alone does not reach (``weaker`` on host)}``.
+        Values without a direction on either host are not reversals. The abstract, the decision guide
         and the conclusion say which verdicts another machine reverses."""
         primary, other = (self.tally(experiment, metric, rule=rule, by=by, host=h, **filters)
                           for h in (None, host))
         to_tf = [v for v in other["tensorflow"] if v in primary["pytorch"]]
         to_pt = [v for v in other["pytorch"] if v in primary["tensorflow"]]
+        weak = self.weaker(experiment, metric, rule=rule, host=host, by=by, **filters)
         return {"tensorflow": to_tf, "pytorch": to_pt,
-                "all": sorted(to_tf + to_pt, key=lambda v: (str(type(v)), v))}
+                "all": sorted(to_tf + to_pt, key=lambda v: (str(type(v)), v)),
+                "weaker": [v for v in sorted(to_tf + to_pt, key=lambda v: (str(type(v)), v)) if v in weak]}
 
     @helper
     def session_verdicts(self, experiment: str, metric: str, rule: str = "fastest", by: str = "model",
-                         **filters: Any) -> dict[str, Any]:
+                         host: str | None = None, **filters: Any) -> dict[str, Any]:
         """``tally``'s comparisons repeated on each of the two pooled runs alone: do the verdicts
         survive a second session? For each value of ``by``, ``rule`` pairs the cases again within
         each run (so "fastest" may pick another mode there), with medians and CIs from that run's
@@ -889,15 +857,18 @@ class Helpers:
         PyTorch and another TensorFlow], "repicked": [values where "fastest" picked another mode in one
         run than in the other]}``, outcomes named as ``tally`` names them ("pytorch",
         "tensorflow", "within", "unclear", "no_ci", "missing"); ``{}`` when the experiment's
-        results do not pool two runs."""
+        results do not pool two runs. ``host`` asks the same of another host's runs."""
         where = template_location()
-        found = self._cases(experiment, {"metric": metric, **filters}, where)
-        rf = self.results.files.get(experiment)
+        found = self._host_cases(host, experiment, {"metric": metric, **filters}, where)
+        files = self.results.files if host in (None, self.results.primary) else \
+            (self.results.hosts[host].files if host in self.results.hosts else {})
+        rf = files.get(experiment)
         if rf is None or not found:
             return {}
         # Several sections ask for the same comparisons (weaker() marks each verdict it states):
         # the per-run bootstraps are computed once per build.
-        key = (experiment, metric, rule, by, tuple(sorted((k, repr(v)) for k, v in filters.items())))
+        key = (host if host != self.results.primary else None, experiment, metric, rule, by,
+               tuple(sorted((k, repr(v)) for k, v in filters.items())))
         if key in self._session_verdicts:
             return self._session_verdicts[key]
         self._session_verdicts[key] = out = self._session_verdicts_of(rf, found, experiment, rule, by, filters, where)
@@ -932,12 +903,13 @@ class Helpers:
         return out
 
     @helper
-    def weaker(self, experiment: str, metric: str, rule: str = "fastest", **filters: Any) -> list[Any]:
+    def weaker(self, experiment: str, metric: str, rule: str = "fastest", host: str | None = None,
+               **filters: Any) -> list[Any]:
         """The models (values of ``by``, default "model") for which the pooled data give a
         direction that one of the two pooled sessions alone does not reach (``session_verdicts``
-        with the same arguments): the verdicts a sentence should mark as weaker. ``[]`` when
-        the results do not pool two sessions."""
-        found = self.session_verdicts(experiment, metric, rule=rule, **filters)
+        with the same arguments, ``host`` included): the verdicts a sentence should mark as
+        weaker. ``[]`` when the results do not pool two sessions."""
+        found = self.session_verdicts(experiment, metric, rule=rule, host=host, **filters)
         if not found:
             return []
         return [v for v in found["values"]

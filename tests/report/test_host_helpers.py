@@ -191,30 +191,6 @@ def test_session_agreement_of_another_host_and_the_gap_between_its_runs(tmp_path
     assert helpers.session_agreement("other") is got  # computed once per host
 
 
-def test_process_groups_counts_runs_whose_processes_split_into_two_groups(tmp_path):
-    """Four processes per run: a step of more than 20% with two processes on each side is a split;
-    scattered processes, or one outlier alone, are not."""
-    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
-    cases = [
-        _session_case(base, "groups", [10.0, 10.2, 13.0, 13.1], [10.0, 10.1, 10.2, 10.3]),  # 27% step, 2 + 2
-        _session_case(base, "scatter", [10.0, 11.0, 12.0, 13.0], [10.0, 11.1, 12.1, 13.2]),  # steps of 10%
-        _session_case(base, "outlier", [10.0, 10.1, 10.2, 15.0], [10.0, 10.1, 10.2, 10.3]),  # one process alone
-        _session_case(base, "in_b", [10.0, 10.1, 10.2, 10.3], [20.0, 20.5, 10.0, 10.2]),  # the second run splits
-    ]
-    dump(_pooled_doc(cases, per_run=(4, 4)), tmp_path / "results" / "host" / "latency.json")
-    helpers, problems = _helpers(tmp_path)
-    got = helpers.process_groups()
-    assert not problems.errors
-    assert got == {"cases": 4, "split": 2, "gap": 0.2, "by_experiment": {"latency": 2}}
-
-
-def test_process_groups_is_empty_without_pooled_runs(tmp_path):
-    dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
-         tmp_path / "results" / "host" / "latency.json")
-    helpers, problems = _helpers(tmp_path)
-    assert helpers.process_groups() == {} and helpers.process_groups("nowhere") == {} and not problems.errors
-
-
 def test_session_agreement_is_empty_without_pooled_runs(tmp_path):
     dump(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()),
          tmp_path / "results" / "host" / "latency.json")
@@ -447,8 +423,35 @@ def test_reversals_name_the_primary_hosts_verdicts_another_host_reverses(tmp_pat
     helpers, problems = _helpers(tmp_path, primary="main")
     got = helpers.reversals("latency", "latency", "other")
     assert not problems.errors
-    assert got == {"tensorflow": ["cnn"], "pytorch": ["mlp"], "all": ["cnn", "mlp"]}
-    assert helpers.reversals("latency", "latency", "main") == {"tensorflow": [], "pytorch": [], "all": []}
+    assert got == {"tensorflow": ["cnn"], "pytorch": ["mlp"], "all": ["cnn", "mlp"], "weaker": []}
+    assert helpers.reversals("latency", "latency", "main") == {"tensorflow": [], "pytorch": [], "all": [],
+                                                               "weaker": []}
+
+
+def test_reversals_mark_those_one_run_of_the_other_host_does_not_reach(tmp_path):
+    """The second host's verdicts face the same session test as the primary host's: a reversal
+    that one of its two pooled runs alone does not reach is listed as weaker."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    main = copy.deepcopy(json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text()))
+    main["cases"] = [_verdict_case(base, fw, mode, model, [value] * 3, [])
+                     for model in ("cnn", "mlp")
+                     for (fw, mode), value in zip((("pytorch", "eager"), ("tensorflow", "graph")), (10.0, 20.0))]
+    dump(main, tmp_path / "results" / "main" / "latency.json")
+    other = [
+        # cnn: TensorFlow twice as fast in both runs: a firm reversal
+        _verdict_case(base, "pytorch", "eager", "cnn", [20.0] * 3, [20.0] * 3),
+        _verdict_case(base, "tensorflow", "graph", "cnn", [10.0] * 3, [10.0] * 3),
+        # mlp: TensorFlow faster when pooled and in the first run, not in the second: a weaker reversal
+        _verdict_case(base, "pytorch", "eager", "mlp", [20.0] * 3, [10.3, 15.0, 10.4]),
+        _verdict_case(base, "tensorflow", "graph", "mlp", [10.0] * 3, [9.8, 10.0, 10.5]),
+    ]
+    dump(_pooled_doc(other), tmp_path / "results" / "other" / "latency.json")
+    helpers, problems = _helpers(tmp_path, primary="main")
+    assert helpers.weaker("latency", "latency") == []  # the primary host pools no runs
+    assert helpers.weaker("latency", "latency", host="other") == ["mlp"]
+    got = helpers.reversals("latency", "latency", "other")
+    assert got == {"tensorflow": ["cnn", "mlp"], "pytorch": [], "all": ["cnn", "mlp"], "weaker": ["mlp"]}
+    assert not problems.errors
 
 
 def test_across_hosts_names_the_faster_framework_where_the_primary_host_has_no_direction(tmp_path):
