@@ -703,6 +703,13 @@ class Helpers:
         self._hosts = out
         return out
 
+    def _weaker_on(self, host: str, experiment: str, metric: str, rule: str, filters: dict[str, Any]) -> bool:
+        """Whether ``host``'s direction for the one value ``filters`` pick (by model) is one that
+        one of its two pooled runs alone does not reach (``weaker`` on that host)."""
+        model = filters.get("model")
+        extra = {k: v for k, v in {**filters, **filters.get("_process_level", {})}.items() if k != "_process_level"}
+        return model is not None and model in self.weaker(experiment, metric, rule=rule, host=host, **extra)
+
     @helper
     def across_hosts(self, experiment: str, metric: str, rule: str = "fastest", **filters: Any) -> dict[str, Any]:
         """One headline finding (``headline(...)``'s ``rule`` pairing) on every host. Returns
@@ -713,7 +720,9 @@ class Helpers:
         "reversed_by_point": [those of them with point estimates only]}`` (the primary
         host defines the finding, so the summary counts only the other hosts). On a host whose
         results have no process-level CIs (version-1 data) only the direction of the point
-        estimate is compared, and the status says so."""
+        estimate is compared, and the status says so; on another host that pools two runs, a
+        direction one of them alone does not reach is marked "(weaker)", as Table 3 marks the
+        primary host's."""
         out: dict[str, Any] = {"hosts": [], "holds": 0, "tested": 0}
         primary = None
         for info in self.hosts():
@@ -743,6 +752,8 @@ class Helpers:
                     {1: "PyTorch faster", -1: "TensorFlow faster"}.get(d) or \
                     {formatting.WITHIN: "within the threshold", formatting.UNCLEAR: "no clear difference",
                      formatting.NO_CI: "no CI", formatting.MISSING: "not measured"}.get(pr.verdict, pr.verdict)
+                if d and entry["pairing"] is not primary and self._weaker_on(entry["label"], experiment, metric, rule, filters):
+                    entry["status"] += " (weaker)"  # one of that host's two runs alone does not reach it
             if direction and d:
                 out["tested"] += 1
                 out["holds"] += d == direction

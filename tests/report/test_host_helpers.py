@@ -451,6 +451,10 @@ def test_reversals_mark_those_one_run_of_the_other_host_does_not_reach(tmp_path)
     assert helpers.weaker("latency", "latency", host="other") == ["mlp"]
     got = helpers.reversals("latency", "latency", "other")
     assert got == {"tensorflow": ["cnn", "mlp"], "pytorch": [], "all": ["cnn", "mlp"], "weaker": ["mlp"]}
+    # Table 14 marks the weaker one too
+    statuses = {m: [e["status"] for e in helpers.across_hosts("latency", "latency", model=m)["hosts"]]
+                for m in ("cnn", "mlp")}
+    assert statuses == {"cnn": ["holds", "reverses"], "mlp": ["holds", "reverses (weaker)"]}
     assert not problems.errors
 
 
