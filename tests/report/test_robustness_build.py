@@ -76,6 +76,8 @@ def built(project):
                                        ("write", signal.SIGINT), ("worker", signal.SIGINT),
                                        ("render_in_process", signal.SIGINT)])
 def test_interrupted_build_keeps_previous_dist(built, tmp_path, stage, sig):
+    if stage == "worker" and (os.cpu_count() or 1) < 2:
+        pytest.skip("build.py starts the PDF worker only on a machine with a second core")
     before = snapshot(built / "dist")
     assert any(name.endswith(".pdf") for name in before)
     wrapper = tmp_path / "wrapper.py"
