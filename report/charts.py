@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from report.cache import source_of
+
 from results_contract import Case
 
 FIGSIZE = (6.4, 2.75)  # inches; the HTML and the PDF both scale it to the column width
@@ -284,7 +286,7 @@ def spec_fingerprint(spec: ChartSpec) -> str:
                "series_labels": spec.series_labels, "x_labels": {str(k): v for k, v in spec.x_labels.items()},
                "cases": cases, "matplotlib": _matplotlib_version()}
     h = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
-    h.update(Path(__file__).read_bytes())
+    h.update(source_of(__file__))
     return h.hexdigest()
 
 

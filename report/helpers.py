@@ -462,8 +462,7 @@ class Helpers:
 
     def _session_agreement_of(self, host: str | None) -> dict[str, Any]:
         """The work of ``session_agreement``."""
-        files = self.results.files if host == self.results.primary else \
-            (self.results.hosts[host].files if host in self.results.hosts else {})
+        files = self._host_files(host)
         by_experiment: dict[str, list[float]] = {}  # log cost ratios of the second run over the first
         processes = None
         aa_cases = aa_directions = 0
@@ -645,6 +644,12 @@ class Helpers:
             sides.append(self._extreme(mine, want_best=True) if rule == "fastest" else (mine[0] if mine else None))
         return sides[0], sides[1]
 
+    def _host_files(self, host: str | None) -> dict:
+        """The results files of ``host`` (the primary host's when None), ``{}`` for an unknown host."""
+        if host is None or host == self.results.primary:
+            return self.results.files
+        return self.results.hosts[host].files if host in self.results.hosts else {}
+
     def _host_cases(self, host: str | None, experiment: str, filters: dict[str, Any], where: str) -> list[Case]:
         if host is None or host == self.results.primary:
             return self._cases(experiment, filters, where)
@@ -703,13 +708,6 @@ class Helpers:
         self._hosts = out
         return out
 
-    def _weaker_on(self, host: str, experiment: str, metric: str, rule: str, filters: dict[str, Any]) -> bool:
-        """Whether ``host``'s direction for the one value ``filters`` pick (by model) is one that
-        one of its two pooled runs alone does not reach (``weaker`` on that host)."""
-        model = filters.get("model")
-        extra = {k: v for k, v in {**filters, **filters.get("_process_level", {})}.items() if k != "_process_level"}
-        return model is not None and model in self.weaker(experiment, metric, rule=rule, host=host, **extra)
-
     @helper
     def across_hosts(self, experiment: str, metric: str, rule: str = "fastest", **filters: Any) -> dict[str, Any]:
         """One headline finding (``headline(...)``'s ``rule`` pairing) on every host. Returns
@@ -725,6 +723,7 @@ class Helpers:
         primary host's."""
         out: dict[str, Any] = {"hosts": [], "holds": 0, "tested": 0}
         primary = None
+        queries: dict[str, dict[str, Any]] = {}  # each host's filters, for weaker() below
         for info in self.hosts():
             label = info["label"]
             extra = {} if info["schema"] == "pooled" else filters.get("_process_level", {})
@@ -733,6 +732,7 @@ class Helpers:
             if info["primary"]:
                 primary = pairing
             out["hosts"].append({"label": label, "pairing": pairing, "pooled": info["schema"] == "pooled"})
+            queries[label] = {**host_filters, **extra}
         out["primary"] = primary
         direction = {formatting.BETTER: 1, formatting.WORSE: -1}.get(primary.verdict if primary else "", 0)
         reversed_on, reversed_by_point, unconfirmed, by_point = [], [], [], []
@@ -752,7 +752,8 @@ class Helpers:
                     {1: "PyTorch faster", -1: "TensorFlow faster"}.get(d) or \
                     {formatting.WITHIN: "within the threshold", formatting.UNCLEAR: "no clear difference",
                      formatting.NO_CI: "no CI", formatting.MISSING: "not measured"}.get(pr.verdict, pr.verdict)
-                if d and entry["pairing"] is not primary and self._weaker_on(entry["label"], experiment, metric, rule, filters):
+                if d and entry["pairing"] is not primary and "model" in filters and filters["model"] in \
+                        self.weaker(experiment, metric, rule=rule, host=entry["label"], **queries[entry["label"]]):
                     entry["status"] += " (weaker)"  # one of that host's two runs alone does not reach it
             if direction and d:
                 out["tested"] += 1
@@ -851,10 +852,9 @@ class Helpers:
                           for h in (None, host))
         to_tf = [v for v in other["tensorflow"] if v in primary["pytorch"]]
         to_pt = [v for v in other["pytorch"] if v in primary["tensorflow"]]
+        both = sorted(to_tf + to_pt, key=lambda v: (str(type(v)), v))
         weak = self.weaker(experiment, metric, rule=rule, host=host, by=by, **filters)
-        return {"tensorflow": to_tf, "pytorch": to_pt,
-                "all": sorted(to_tf + to_pt, key=lambda v: (str(type(v)), v)),
-                "weaker": [v for v in sorted(to_tf + to_pt, key=lambda v: (str(type(v)), v)) if v in weak]}
+        return {"tensorflow": to_tf, "pytorch": to_pt, "all": both, "weaker": [v for v in both if v in weak]}
 
     @helper
     def session_verdicts(self, experiment: str, metric: str, rule: str = "fastest", by: str = "model",
@@ -871,9 +871,7 @@ class Helpers:
         results do not pool two runs. ``host`` asks the same of another host's runs."""
         where = template_location()
         found = self._host_cases(host, experiment, {"metric": metric, **filters}, where)
-        files = self.results.files if host in (None, self.results.primary) else \
-            (self.results.hosts[host].files if host in self.results.hosts else {})
-        rf = files.get(experiment)
+        rf = self._host_files(host).get(experiment)
         if rf is None or not found:
             return {}
         # Several sections ask for the same comparisons (weaker() marks each verdict it states):
