@@ -69,7 +69,7 @@ def make_environment(templates_dir: Path, max_bytes: int = 16 * 1024 * 1024) -> 
     from report import cache
 
     bytecode = _QuietBytecodeCache(str(cache.cache_dir("jinja"))) if cache.enabled() else None
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=InputLoader(templates_dir, max_bytes),
         bytecode_cache=bytecode,
         autoescape=True,
@@ -79,6 +79,28 @@ def make_environment(templates_dir: Path, max_bytes: int = 16 * 1024 * 1024) -> 
         keep_trailing_newline=True,
         extensions=["jinja2.ext.do"],
     )
+    # ``first`` and ``last`` of an empty sequence are None, not an error: a template asking for
+    # the first batch size of an experiment whose results file was refused then skips the
+    # sentence like every helper does, instead of adding a second error to the one that names
+    # the file.
+    env.filters["first"] = _first_or_none
+    env.filters["last"] = _last_or_none
+    return env
+
+
+# Called as Jinja's own ``first`` and ``last`` are (with the environment), so that compiled
+# templates in the bytecode cache call them the same way.
+@jinja2.pass_environment
+def _first_or_none(_env, seq):
+    for item in seq:
+        return item
+    return None
+
+
+@jinja2.pass_environment
+def _last_or_none(_env, seq):
+    items = list(seq)
+    return items[-1] if items else None
 
 
 def include_cycle(env: jinja2.Environment, name: str) -> list[str] | None:
