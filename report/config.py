@@ -45,6 +45,7 @@ PAPER_SCHEMA = {
         "experiments": _PATH,
         "csl_style": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$", "maxLength": 200},
         "primary_host": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]*$", "maxLength": 100},
+        "investigation_host": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]*$", "maxLength": 100},
         "max_input_bytes": {"type": "integer", "minimum": 1024},
         "error_chars": {"type": "integer", "minimum": 20, "maximum": 10000},
         "numeric_tolerance": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
@@ -81,6 +82,9 @@ class PaperConfig:
     min_effect: float = 0.05
     # The host whose results the paper's main text uses (None: the only one, or the first).
     primary_host: str | None = None
+    # The host on which docs/investigations.md's findings were made (unless a section there names
+    # another); the paper names it wherever it gives one of them and it is not the primary host.
+    investigation_host: str | None = None
     repository_url: str | None = None
 
     @property
@@ -172,5 +176,6 @@ def load_config(root: Path) -> PaperConfig:
         numeric_tolerance=float(paper.get("numeric_tolerance", PaperConfig.numeric_tolerance)),
         min_effect=float(paper.get("min_effect", PaperConfig.min_effect)),
         primary_host=paper.get("primary_host"),
+        investigation_host=paper.get("investigation_host"),
         repository_url=repo,
     )

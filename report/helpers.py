@@ -972,6 +972,17 @@ class Helpers:
         return out
 
     @helper
+    def same_runs(self, a: str, b: str) -> bool:
+        """Whether the primary host measured experiments ``a`` and ``b`` in the same runs (their
+        files' runs started at the same times), so that a ratio across the two compares
+        measurements made side by side rather than hours or sessions apart."""
+        files = self.results.files
+        if a not in files or b not in files:
+            return False
+        starts = [[str(s.get("started_at")) for s in files[name].sources] for name in (a, b)]
+        return starts[0] == starts[1] and "None" not in starts[0]
+
+    @helper
     def deployment_status(self, mode: str, experiment: str = "deployment") -> dict:
         """What a deployment path achieved, per model, checking every stage it claims:
         ``{"models": [...], "converted": [...], "loaded": [...], "ran": [...], "matched": [...],

@@ -289,8 +289,12 @@ def test_one_thread_clause_of_the_conclusion_matches_the_guide(paper):
     conclusion = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html[html.index('id="sec:conclusion"'):]))
     item = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html_lib.unescape(_guide_item(html, "Training small models on a CPU."))))
     says_tf = "the MLP's plain training step favours TensorFlow" in conclusion
-    sentence = re.search(r"For the MLP, the default modes' training verdict depends on the threads: (.*?\))\.(?: |$)", item)
-    assert says_tf == bool(sentence and "TensorFlow is faster with one thread" in sentence.group(1)), (conclusion[:600], item)
+    sentence = re.search(r"For the MLP, the default modes' training verdict differs between thread settings: (.*?\))\.(?: |$)", item)
+    guide_tf = bool(sentence and "TensorFlow is faster with one thread" in sentence.group(1))
+    if "PyTorch is the faster framework" in conclusion:  # the exception belongs to that claim
+        assert says_tf == guide_tf, (conclusion[:600], item)
+    else:  # "neither framework is faster across the board" needs no exception, but may not invent one
+        assert guide_tf or not says_tf, (conclusion[:600], item)
     if sentence:
         outcomes = set(re.findall(r"(PyTorch is faster|TensorFlow is faster|finds no direction)", sentence.group(1)))
         assert len(outcomes) >= 2, sentence.group(0)
