@@ -247,7 +247,8 @@ def compare_sentence(a: Case, b: Case, a_name: str | None = None, b_name: str | 
         return (f"{a_name} ({va}) and {b_name} ({vb}) cannot be ranked: fewer than three processes "
                 "measured at least one of them")
     if found in (UNCLEAR, WITHIN) and va == vb:
-        return f"{a_name} and {b_name} have the same median ({va})"
+        return (f"{a_name} and {b_name} have the same median ({va})" if a.median == b.median else
+                f"{a_name} and {b_name} have medians that round to the same value ({va})")
     if found == UNCLEAR:
         return f"{a_name} ({va}) and {b_name} ({vb}) show no clear difference (their 95% CIs overlap)"
     if found == WITHIN:

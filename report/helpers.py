@@ -925,6 +925,23 @@ class Helpers:
                 if found["pooled"].get(v) in ("pytorch", "tensorflow") and v not in found["same"]]
 
     @helper
+    def weaker_pair(self, a: Case | None, b: Case | None) -> bool:
+        """Whether the comparison rule gives ``a`` against ``b`` (two cases of one experiment on the
+        primary host, such as one framework with two and with one process) a direction that one of
+        the two pooled runs alone does not reach: ``weaker`` for a pair a template picked itself.
+        False when the pooled data give no direction or the file does not pool two runs."""
+        if a is None or b is None or a.experiment != b.experiment:
+            return False
+        pooled = formatting.verdict(a, b, self.min_effect)
+        if pooled not in (formatting.BETTER, formatting.WORSE):
+            return False
+        rf = self.results.files.get(a.experiment)
+        per_run = session_cases(rf, [a, b]) if rf is not None else None
+        if per_run is None:
+            return False
+        return any(formatting.verdict(ra, rb, self.min_effect) != pooled for ra, rb in per_run)
+
+    @helper
     def mode_spread(self, experiment: str, metric: str, by: str = "model", **filters: Any) -> dict:
         """Does leaving a framework's default mode move a result more than switching framework? For
         each value of ``by``: ``within`` = the larger, over the two frameworks, of the gain from the

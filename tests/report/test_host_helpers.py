@@ -503,3 +503,52 @@ def test_session_agreement_splits_cases_that_start_several_processes_per_round(t
     got = helpers.session_agreement()
     assert not problems.errors and got["cases"] == 2 and got["processes"] == 6
     assert got["shift"] == pytest.approx(2.0)  # a 5 | 5 split would mix the runs (run medians 10 and 20 -> 15)
+
+
+def test_weaker_pair_marks_a_chosen_pair_one_run_alone_does_not_separate(tmp_path):
+    """``weaker_pair(a, b)``: the same per-run check as ``weaker``, for two cases a template picked
+    itself (one framework with two processes against one, say)."""
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    cases = [
+        # cnn: PyTorch twice as fast as TensorFlow in both runs: firm
+        _verdict_case(base, "pytorch", "eager", "cnn", [10.0] * 3, [10.0] * 3),
+        _verdict_case(base, "tensorflow", "graph", "cnn", [20.0] * 3, [20.0] * 3),
+        # mlp: faster when pooled and in the first run, not in the second: weaker
+        _verdict_case(base, "pytorch", "eager", "mlp", [10.0] * 3, [9.8, 10.0, 10.5]),
+        _verdict_case(base, "tensorflow", "graph", "mlp", [20.0] * 3, [10.3, 15.0, 10.4]),
+        # lstm: no pooled direction, so nothing is weaker
+        _verdict_case(base, "pytorch", "eager", "lstm", [10.0] * 3, [10.0] * 3),
+        _verdict_case(base, "tensorflow", "graph", "lstm", [10.1] * 3, [9.9] * 3),
+    ]
+    dump(_pooled_doc(cases), tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    pick = {(c.framework, c.model): c for c in helpers.cases("latency")}
+    assert helpers.weaker_pair(pick["pytorch", "cnn"], pick["tensorflow", "cnn"]) is False
+    assert helpers.weaker_pair(pick["pytorch", "mlp"], pick["tensorflow", "mlp"]) is True
+    assert helpers.weaker_pair(pick["pytorch", "lstm"], pick["tensorflow", "lstm"]) is False
+    assert helpers.weaker_pair(None, pick["tensorflow", "lstm"]) is False and not problems.errors
+    # the same pair from a file of one run: nothing to compare, so never weaker
+    single = _pooled_doc(cases)
+    single["parameters"].pop("pooled_from")
+    dump(single, tmp_path / "single" / "results" / "host" / "latency.json")
+    helpers, _ = _helpers(tmp_path / "single")
+    pick = {(c.framework, c.model): c for c in helpers.cases("latency")}
+    assert helpers.weaker_pair(pick["pytorch", "mlp"], pick["tensorflow", "mlp"]) is False
+
+
+def test_same_runs_tells_experiments_measured_side_by_side_from_separate_runs(tmp_path):
+    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
+    doc = _pooled_doc([_verdict_case(base, "pytorch", "eager", "cnn", [10.0] * 3, [10.0] * 3)])
+    dump(doc, tmp_path / "results" / "host" / "latency.json")
+    twin = copy.deepcopy(doc)
+    twin["experiment"] = "twin"
+    dump(twin, tmp_path / "results" / "host" / "twin.json")
+    later = copy.deepcopy(doc)
+    later["experiment"] = "later"
+    later["parameters"]["pooled_from"][1]["started_at"] = "2030-01-01T00:00:00Z"
+    dump(later, tmp_path / "results" / "host" / "later.json")
+    helpers, problems = _helpers(tmp_path)
+    assert not problems.errors and {"latency", "twin", "later"} <= set(helpers.results.files)
+    assert helpers.same_runs("latency", "twin") is True
+    assert helpers.same_runs("latency", "later") is False
+    assert helpers.same_runs("latency", "absent") is False
