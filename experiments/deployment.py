@@ -396,7 +396,7 @@ def _latency_and_agreement(predict, xs, ref, ctx, st: _Stages) -> None:
 
 # Findings of the anomaly investigation, recorded with the cases they explain.
 NOTES = {
-    "executorch": "per call, the Python binding (Method.execute) and the NumPy <-> tensor conversions cost a fixed amount "
+    "executorch": "investigated on amd-epyc-67ccf1 (AVX2; docs/investigations.md): per call, the Python binding (Method.execute) and the NumPy <-> tensor conversions cost a fixed amount "
                   "independent of the model (a one-operation program takes many times as long as under LiteRT's invoke); "
                   "the model's own XNNPACK execution is about as fast as LiteRT's for the MLP. CNN: the convolutions use "
                   "the same XNNPACK igemm microkernel as LiteRT, but this build spills one accumulator to the stack in "

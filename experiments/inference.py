@@ -102,11 +102,13 @@ def _tf_call(task: Task, ctx, bs: int):
 
 # Findings of the anomaly investigation, recorded with the cases they explain.
 NOTES = {
-    ("tensorflow", "graph"): "TensorFlow hands each op to an intra-op pool thread: with small ops and two threads "
+    ("tensorflow", "graph"): "investigated on amd-epyc-67ccf1 (docs/investigations.md): "
+                             "TensorFlow hands each op to an intra-op pool thread: with small ops and two threads "
                              "this adds a thread wake-up per op (extra.os_counters.voluntary_switches_per_call) "
                              "without parallel work (extra.os_counters.cpu_cores_used near one core); not "
                              "hyper-threading, not oneDNN, not the inter-op setting",
-    ("pytorch", "eager_cl"): "channels_last (NHWC) model and input: NCHW max-pooling is several times slower than "
+    ("pytorch", "eager_cl"): "channels_last (NHWC) model and input; investigated on amd-epyc-67ccf1: "
+                             "NCHW max-pooling is several times slower than "
                              "its channels_last kernel and NCHW convolutions pay oneDNN layout reorders "
                              "(torch.profiler); the NCHW 'eager' case is the default a user gets",
 }
