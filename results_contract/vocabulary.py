@@ -49,7 +49,7 @@ MODE_NAMES = {
     "eager": "eager",
     "compile": "torch.compile",
     "compile_model": "torch.compile (model only)",
-    "eager_cl": "eager (channels_last)",
+    "eager_cl": "eager with channels_last",
     "graph": "tf.function",
     "xla": "XLA",
     # Deployment paths (the framework is the runtime that loads the artefact).
