@@ -42,7 +42,7 @@ class Budget:
 QUICK_BUDGET = Budget(warmup=1, warmup_max_s=0.03, min_sample_s=0.001, min_samples=2,
                       max_samples=5, max_time_s=0.1, per_call_max_samples=20)
 FULL_BUDGET = Budget(warmup=3, warmup_max_s=0.2, min_sample_s=0.01, min_samples=5,
-                     max_samples=40, max_time_s=0.2, per_call_max_samples=400)
+                     max_samples=40, max_time_s=0.25, per_call_max_samples=400)
 
 STABLE_SPREAD = 0.10  # warm-up ends when the last 3 blocks agree within 10%
 MAX_NUMBER = 1_000_000
