@@ -989,6 +989,26 @@ class Helpers:
         return out
 
     @helper
+    def investigation_host(self) -> str | None:
+        """``[tool.paper] investigation_host`` (the machine of ``docs/investigations.md``'s
+        findings) when it is not the primary host, else None: a sentence that gives one of those
+        findings names this host."""
+        host = self.sources.config.investigation_host if self.sources.config else None
+        return host if host and host != self.results.primary else None
+
+    @helper
+    def same_medians(self, p: Pairing, q: Pairing) -> bool:
+        """Whether two pairings of the same comparison (say with pinned and with default threads)
+        have each side's median the same by the comparison rule (no direction between ``p.a`` and
+        ``q.a``, nor between ``p.b`` and ``q.b``): a verdict that differs between them differs in
+        the intervals' width, not in what was measured."""
+        if not (p.a and p.b and q.a and q.b):
+            return False
+        same = (formatting.WITHIN, formatting.UNCLEAR)
+        return (formatting.verdict(p.a, q.a, self.min_effect) in same
+                and formatting.verdict(p.b, q.b, self.min_effect) in same)
+
+    @helper
     def same_runs(self, a: str, b: str) -> bool:
         """Whether the primary host measured experiments ``a`` and ``b`` in the same runs (their
         files' runs started at the same times), so that a ratio across the two compares

@@ -322,9 +322,11 @@ def test_session_verdicts_repeat_each_comparison_on_each_run_alone(tmp_path):
     assert helpers.headline("latency", "latency", model="cnn").fastest.verdict == "better"
 
 
-def test_weaker_names_the_pooled_directions_one_session_alone_does_not_reach(tmp_path):
+def _firm_weaker_and_none() -> list[dict]:
+    """Pooled latency cases: a firm PyTorch verdict (cnn), one that only the first run reaches
+    (mlp, weaker) and no pooled direction at all (lstm)."""
     base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
-    cases = [
+    return [
         # cnn: PyTorch twice as fast in both runs: a firm verdict
         _verdict_case(base, "pytorch", "eager", "cnn", [10.0] * 3, [10.0] * 3),
         _verdict_case(base, "tensorflow", "graph", "cnn", [20.0] * 3, [20.0] * 3),
@@ -335,7 +337,10 @@ def test_weaker_names_the_pooled_directions_one_session_alone_does_not_reach(tmp
         _verdict_case(base, "pytorch", "eager", "lstm", [10.0] * 3, [10.0] * 3),
         _verdict_case(base, "tensorflow", "graph", "lstm", [10.1] * 3, [9.9] * 3),
     ]
-    dump(_pooled_doc(cases), tmp_path / "results" / "host" / "latency.json")
+
+
+def test_weaker_names_the_pooled_directions_one_session_alone_does_not_reach(tmp_path):
+    dump(_pooled_doc(_firm_weaker_and_none()), tmp_path / "results" / "host" / "latency.json")
     helpers, problems = _helpers(tmp_path)
     sv = helpers.session_verdicts("latency", "latency")
     assert sv["pooled"]["mlp"] == "pytorch" and "mlp" not in sv["same"] and sv["pooled"]["lstm"] in ("within", "unclear")
@@ -508,18 +513,7 @@ def test_session_agreement_splits_cases_that_start_several_processes_per_round(t
 def test_weaker_pair_marks_a_chosen_pair_one_run_alone_does_not_separate(tmp_path):
     """``weaker_pair(a, b)``: the same per-run check as ``weaker``, for two cases a template picked
     itself (one framework with two processes against one, say)."""
-    base = json.loads((FIXTURE / "results" / "fixture-host" / "latency.json").read_text())["cases"][0]
-    cases = [
-        # cnn: PyTorch twice as fast as TensorFlow in both runs: firm
-        _verdict_case(base, "pytorch", "eager", "cnn", [10.0] * 3, [10.0] * 3),
-        _verdict_case(base, "tensorflow", "graph", "cnn", [20.0] * 3, [20.0] * 3),
-        # mlp: faster when pooled and in the first run, not in the second: weaker
-        _verdict_case(base, "pytorch", "eager", "mlp", [10.0] * 3, [9.8, 10.0, 10.5]),
-        _verdict_case(base, "tensorflow", "graph", "mlp", [20.0] * 3, [10.3, 15.0, 10.4]),
-        # lstm: no pooled direction, so nothing is weaker
-        _verdict_case(base, "pytorch", "eager", "lstm", [10.0] * 3, [10.0] * 3),
-        _verdict_case(base, "tensorflow", "graph", "lstm", [10.1] * 3, [9.9] * 3),
-    ]
+    cases = _firm_weaker_and_none()
     dump(_pooled_doc(cases), tmp_path / "results" / "host" / "latency.json")
     helpers, problems = _helpers(tmp_path)
     pick = {(c.framework, c.model): c for c in helpers.cases("latency")}
@@ -552,3 +546,36 @@ def test_same_runs_tells_experiments_measured_side_by_side_from_separate_runs(tm
     assert helpers.same_runs("latency", "twin") is True
     assert helpers.same_runs("latency", "later") is False
     assert helpers.same_runs("latency", "absent") is False
+
+
+def test_same_medians_asks_the_rule_of_each_side_of_two_pairings(tmp_path):
+    from report.helpers import Pairing
+
+    dump(_pooled_doc(_firm_weaker_and_none()), tmp_path / "results" / "host" / "latency.json")
+    helpers, problems = _helpers(tmp_path)
+    pick = {(c.framework, c.model): c for c in helpers.cases("latency")}
+
+    def pairing(a, b):
+        return Pairing("default", a, b, "", "")
+
+    cnn = pairing(pick["pytorch", "cnn"], pick["tensorflow", "cnn"])         # medians 10 and 20
+    lstm = pairing(pick["pytorch", "lstm"], pick["tensorflow", "lstm"])      # medians 10 and 10
+    mixed = pairing(pick["pytorch", "lstm"], pick["tensorflow", "cnn"])      # medians 10 and 20
+    assert helpers.same_medians(cnn, mixed) is True
+    assert helpers.same_medians(cnn, lstm) is False
+    assert helpers.same_medians(cnn, pairing(None, pick["tensorflow", "cnn"])) is False
+    assert not problems.errors
+
+
+def test_investigation_host_is_named_only_when_it_is_not_the_primary(tmp_path):
+    from dataclasses import replace
+
+    from report.config import load_config
+
+    dump(_pooled_doc(_firm_weaker_and_none()), tmp_path / "results" / "host" / "latency.json")
+    helpers, _ = _helpers(tmp_path)
+    assert helpers.results.primary == "host"
+    base = load_config(REPO)
+    for configured, named in ((None, None), ("host", None), ("elsewhere", "elsewhere")):
+        helpers.sources = replace(helpers.sources, config=replace(base, investigation_host=configured))
+        assert helpers.investigation_host() == named
