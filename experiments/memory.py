@@ -37,13 +37,18 @@ IMPORTS_FRAMEWORKS = False  # the worker stays light; the children import the fr
 METRICS = (PEAK_RSS, PEAK_RSS_OVER_IMPORT, PEAK_RSS_OVER_RUNTIME)
 MAIN_MODE = {"pytorch": "eager", "tensorflow": "graph"}
 PROCESSES = 5  # fresh children per case: each is one run (the process is the unit of replication)
-# Children run this many at a time. A peak resident set does not depend on how busy the cores
-# are (nothing here is timed), so on a 2-core machine two children at once halve the
-# experiment's 9 minutes without changing what it measures.
-CHILDREN_AT_ONCE = max(1, min(2, os.cpu_count() or 1))
+# Children of a case run this many at a time. A peak resident set does not depend on how busy
+# the cores are (nothing here is timed), so on a 2-core machine TensorFlow's children run two at
+# once, which roughly halves their time (most of it is the import). PyTorch's run one at a time:
+# two children with two OpenMP threads each oversubscribe the cores, and every parallel region's
+# barrier then waits for a descheduled thread. Measured on our 2-vCPU VM, four LSTM training
+# children took 33.6 s two at a time and 9.8 s one at a time (TensorFlow Transformer: 14.7 s
+# against 25.3 s), and the whole experiment varied by over a minute between full runs.
+CHILDREN_AT_ONCE = {"pytorch": 1, "tensorflow": max(1, min(2, os.cpu_count() or 1))}
 PHASES = ("training", "inference")
 INFERENCE_MODEL = "cnn"
-NOTES = (f"fresh child process per sample, up to {CHILDREN_AT_ONCE} at a time; peak RSS (VmHWM, which execve resets) after the workload; over_import subtracts "
+NOTES = ("fresh child process per sample (TensorFlow's up to two at a time, PyTorch's one at a time: its OpenMP "
+         "threads would oversubscribe the cores); peak RSS (VmHWM, which execve resets) after the workload; over_import subtracts "
          "the RSS measured right after importing the framework (so it includes modules the "
          "workload imports lazily, such as torch._dynamo for torch.optim); over_runtime subtracts the RSS after "
          "the same workload code ran once on a one-layer model (optimiser, loss and mode included), leaving "
@@ -65,7 +70,7 @@ def run(task: Task, ctx) -> list[Measurement]:
     repeats = 1 if ctx.quick else PROCESSES
     job = {"framework": task.framework, "mode": task.mode, "model": task.model,
            "threads": ctx.threads, "seed": ctx.seed, **task.params}
-    with ThreadPoolExecutor(max_workers=CHILDREN_AT_ONCE) as pool:
+    with ThreadPoolExecutor(max_workers=CHILDREN_AT_ONCE[task.framework]) as pool:
         samples = list(pool.map(_child, [job] * repeats))
     return [Measurement(PEAK_RSS, [s["peak_mib"] for s in samples], notes=NOTES,
                         runs=[[s["peak_mib"]] for s in samples],

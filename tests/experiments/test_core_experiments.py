@@ -153,8 +153,10 @@ def test_memory_baseline_after_the_workload_code_excludes_lazy_imports():
     assert report["peak_mib"] - report["runtime_mib"] < (report["peak_mib"] - report["import_mib"]) / 2
 
 
-def test_memory_children_run_side_by_side_and_each_is_one_run(monkeypatch):
-    """A full run starts PROCESSES children, CHILDREN_AT_ONCE at a time, one run each, in order."""
+@pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
+def test_memory_children_run_at_the_framework_concurrency_and_each_is_one_run(monkeypatch, framework):
+    """A full run starts PROCESSES children, CHILDREN_AT_ONCE[framework] at a time (PyTorch's one
+    at a time: two would oversubscribe the cores with OpenMP threads), one run each, in order."""
     import threading
     import time
 
@@ -166,15 +168,17 @@ def test_memory_children_run_side_by_side_and_each_is_one_run(monkeypatch):
             most[0] = max(most[0], active[0])
             seen.append(len(seen))
             number = seen[-1]
-        time.sleep(0.3)
+        time.sleep(0.2)
         with lock:
             active[0] -= 1
         return {"peak_mib": 100.0 + number, "import_mib": 50.0, "runtime_mib": 70.0}
 
     monkeypatch.setattr(memory, "_child", fake_child)
-    task = find(memory, framework="pytorch", model="mlp", phase="inference")
+    monkeypatch.setattr(memory.os, "cpu_count", lambda: 2)
+    monkeypatch.setitem(memory.CHILDREN_AT_ONCE, "tensorflow", 2)
+    task = find(memory, framework=framework, model="mlp", phase="inference")
     out = {m.metric.name: m for m in memory.run(task, Context(quick=False, threads=2, seed=0, device="cpu"))}
-    assert most[0] == memory.CHILDREN_AT_ONCE
+    assert most[0] == {"pytorch": 1, "tensorflow": 2}[framework]
     assert sorted(out["peak_rss"].samples) == [100.0 + i for i in range(memory.PROCESSES)]
     assert out["peak_rss"].runs == [[s] for s in out["peak_rss"].samples]
     assert out["peak_rss_over_import"].runs == [[s - 50.0] for s in out["peak_rss"].samples]
