@@ -46,6 +46,7 @@ PAPER_SCHEMA = {
         "csl_style": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$", "maxLength": 200},
         "primary_host": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]*$", "maxLength": 100},
         "investigation_host": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]*$", "maxLength": 100},
+        "recheck_host": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]*$", "maxLength": 100},
         "max_input_bytes": {"type": "integer", "minimum": 1024},
         "error_chars": {"type": "integer", "minimum": 20, "maximum": 10000},
         "numeric_tolerance": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
@@ -85,6 +86,9 @@ class PaperConfig:
     # The host on which docs/investigations.md's findings were made (unless a section there names
     # another); the paper names it wherever it gives one of them and it is not the primary host.
     investigation_host: str | None = None
+    # The host on which those findings' timings were re-checked (docs/investigations.md, "Re-checked
+    # on the primary host"); the paper says so where a re-check applies, while it is the primary host.
+    recheck_host: str | None = None
     repository_url: str | None = None
 
     @property
@@ -177,5 +181,6 @@ def load_config(root: Path) -> PaperConfig:
         min_effect=float(paper.get("min_effect", PaperConfig.min_effect)),
         primary_host=paper.get("primary_host"),
         investigation_host=paper.get("investigation_host"),
+        recheck_host=paper.get("recheck_host"),
         repository_url=repo,
     )

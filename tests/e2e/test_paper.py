@@ -372,6 +372,21 @@ def test_investigations_name_the_machine_they_were_made_on(paper):
         assert (f"on {inv}" in tail) == (inv is not None and inv != primary), tail
 
 
+def test_rechecks_on_the_primary_render_only_while_the_recheck_host_is_primary(paper):
+    """``[tool.paper] recheck_host`` is where docs/investigations.md re-timed the findings; the
+    paper reports those re-checks ("Re-timed on the primary host") only while it is the primary."""
+    import tomllib
+
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["paper"]
+    text = re.sub(r"\s+", " ", _visible_text(paper["html"]))
+    rechecks = re.findall(r"[Rr]e-timed (?:on the primary host|alone)", text)
+    if cfg.get("recheck_host") == cfg["primary_host"]:
+        assert len(rechecks) >= 3, rechecks
+        assert "so this may not explain the figures above" not in text
+    else:
+        assert rechecks == []
+
+
 def test_the_cpu_flag_sentence_says_which_host_has_which_flags(paper):
     """Section 12 names the flags one AMD host has and the other lacks, in the right direction."""
     text = re.sub(r"\s+", " ", _visible_text(paper["html"]))

@@ -579,3 +579,16 @@ def test_investigation_host_is_named_only_when_it_is_not_the_primary(tmp_path):
     for configured, named in ((None, None), ("host", None), ("elsewhere", "elsewhere")):
         helpers.sources = replace(helpers.sources, config=replace(base, investigation_host=configured))
         assert helpers.investigation_host() == named
+
+
+def test_recheck_host_is_named_only_while_it_is_the_primary(tmp_path):
+    from dataclasses import replace
+
+    from report.config import load_config
+
+    dump(_pooled_doc(_firm_weaker_and_none()), tmp_path / "results" / "host" / "latency.json")
+    helpers, _ = _helpers(tmp_path)
+    base = load_config(REPO)
+    for configured, named in ((None, None), ("host", "host"), ("elsewhere", None)):
+        helpers.sources = replace(helpers.sources, config=replace(base, recheck_host=configured))
+        assert helpers.recheck_host() == named
