@@ -596,36 +596,18 @@ class Helpers:
         higher_wins = (ok[0].better == "higher") == want_best
         return (max if higher_wins else min)(ok, key=lambda c: c.median)
 
-    def _fastest(self, mine: list[Case], framework: str) -> Case | None:
-        """A framework's "fastest" case among ``mine`` (its cases for one model and metric): its
-        default mode (``DEFAULT_MODES``) unless another mode beats that by the comparison rule, and
-        then the best median among the modes that do. A mode never replaces the default on a gap
-        the rule does not establish, which limits the winner's curse of picking the best of several
-        noisy medians. Without exactly one ok default-mode case, simply the best median."""
-        best = self._extreme(mine, want_best=True)
-        defaults = [c for c in mine if c.ok and c.mode == DEFAULT_MODES.get(framework)]
-        if best is None or len(defaults) != 1 or best is defaults[0]:
-            return best
-        default = defaults[0]
-        beats = [c for c in mine if c.ok and c is not default
-                 and formatting.verdict(c, default, self.min_effect) == formatting.BETTER]
-        return self._extreme(beats, want_best=True) or default
-
     @helper
     def best_per_framework(self, experiment: str, **filters: Any) -> dict[str, Case | None]:
-        """Each framework's "fastest" case among those matching (its default mode unless another
-        beats it by the comparison rule, see ``headline``), as ``{framework: case}`` (None for a
-        framework whose every matching case failed): the fastest-vs-fastest pairing."""
+        """Each framework's best ok case among those matching, as ``{framework: case}`` (None
+        for a framework whose every matching case failed): the fastest-vs-fastest pairing."""
         found = self._cases(experiment, filters, template_location())
         frameworks = list(dict.fromkeys(c.framework for c in found))
-        return {fw: self._fastest([c for c in found if c.framework == fw], fw) for fw in frameworks}
+        return {fw: self._extreme([c for c in found if c.framework == fw], want_best=True) for fw in frameworks}
 
     @helper
     def headline(self, experiment: str, metric: str, host: str | None = None, **filters: Any) -> "Headline":
         """The paper's one comparison rule for PyTorch against TensorFlow on one metric, in two
-        pairings: ``.fastest`` (each framework's fastest mode among the matching cases: its
-        default mode unless another mode beats that by the comparison rule, then the best median
-        among the modes that do) and
+        pairings: ``.fastest`` (each framework's best mode among the matching cases) and
         ``.default`` (PyTorch eager against tf.function, what each framework's tutorials run:
         Keras ``fit``/``predict`` trace a tf.function). Each has ``.a``, ``.b`` (cases),
         ``.verdict`` (see ``verdict``), ``.sentence`` and ``.speedup`` (how many times faster or
@@ -659,7 +641,7 @@ class Helpers:
                 if len(mine) > 1:
                     self.problems.error(f"{where}: headline: {len(mine)} default-mode {fw} cases in "
                                         f"'{experiment}' match {formatting.describe_params(filters)}; add a filter")
-            sides.append(self._fastest(mine, fw) if rule == "fastest" else (mine[0] if mine else None))
+            sides.append(self._extreme(mine, want_best=True) if rule == "fastest" else (mine[0] if mine else None))
         return sides[0], sides[1]
 
     def _host_files(self, host: str | None) -> dict:
@@ -884,7 +866,7 @@ class Helpers:
         outcome}, {value: outcome}], "processes": [per run], "same": [values whose outcome is the
         same in both runs and the pooled data], "reversed": [values where one of the three favours
         PyTorch and another TensorFlow], "repicked": [values where "fastest" picked another mode in one
-        run than in the other]}``, outcomes named as ``tally`` names them ("pytorch",
+        run than in the other run or in the pooled data]}``, outcomes named as ``tally`` names them ("pytorch",
         "tensorflow", "within", "unclear", "no_ci", "missing"); ``{}`` when the experiment's
         results do not pool two runs. ``host`` asks the same of another host's runs."""
         where = template_location()
@@ -925,7 +907,7 @@ class Helpers:
                 out["same"].append(value)
             if {"pytorch", "tensorflow"} <= set(outcomes):
                 out["reversed"].append(value)
-            if picks[1] != picks[2]:
+            if len(set(picks)) > 1:  # a run alone picks another mode than the other run or the pooled data
                 out["repicked"].append(value)
         return out
 
@@ -984,7 +966,7 @@ class Helpers:
                 mine = [c for c in found if c.framework == fw and (c.extra or {}).get("dynamo_graphs") != 0]
                 if not mine:
                     break
-                lo = self._fastest(mine, fw)
+                lo = self._extreme(mine, want_best=True)
                 default = next((c for c in mine if c.mode == DEFAULT_MODES[fw]), None)
                 best[fw] = lo
                 # Only a gain the comparison rule establishes counts; otherwise it is noise.
@@ -1026,9 +1008,11 @@ class Helpers:
     def same_medians(self, p: Pairing, q: Pairing) -> bool:
         """Whether two pairings of the same comparison (say with pinned and with default threads)
         have each side's median the same by the comparison rule (no direction between ``p.a`` and
-        ``q.a``, nor between ``p.b`` and ``q.b``): a verdict that differs between them differs in
-        the intervals' width, not in what was measured."""
+        ``q.a``, nor between ``p.b`` and ``q.b``) and the same modes on each side: a verdict that
+        differs between them differs in the intervals' width, not in what was measured."""
         if not (p.a and p.b and q.a and q.b):
+            return False
+        if p.a.mode != q.a.mode or p.b.mode != q.b.mode:
             return False
         same = (formatting.WITHIN, formatting.UNCLEAR)
         return (formatting.verdict(p.a, q.a, self.min_effect) in same

@@ -59,29 +59,6 @@ def test_fastest_pairs_each_frameworks_best_mode_and_default_pairs_the_tutorial_
     assert value == pytest.approx(1.2) and lo < 1.2 < hi
 
 
-def test_fastest_keeps_the_default_mode_unless_another_mode_beats_it_by_the_rule(tmp_path):
-    """The winner's curse: a mode with a marginally better median (within min_effect, or with
-    overlapping CIs) does not replace the framework's default; one the rule finds faster does,
-    and then the best median among the modes that beat the default wins."""
-    table = {"cnn": {"pytorch": {"eager": 1.00, "compile": 0.97, "eager_cl": 0.99},   # both within 5%
-                     "tensorflow": {"eager": 9.0, "graph": 2.0, "xla": 1.98}},        # within 5% too
-             "mlp": {"pytorch": {"eager": 1.00, "compile": 0.80, "eager_cl": 0.85},   # both beat eager
-                     "tensorflow": {"eager": 9.0, "graph": 2.0, "xla": 1.5}}}
-    h = _helpers(tmp_path, table)
-    cnn = h.headline("inference", "latency", model="cnn")
-    assert (cnn.fastest.a.mode, cnn.fastest.b.mode) == ("eager", "graph")  # marginal medians do not pick
-    mlp = h.headline("inference", "latency", model="mlp")
-    assert (mlp.fastest.a.mode, mlp.fastest.b.mode) == ("compile", "xla")  # the better of those that beat it
-    assert h.best_per_framework("inference", metric="latency", model="cnn")["pytorch"].mode == "eager"
-    assert h.mode_spread("inference", "latency")["ratios"]["cnn"][0] == 1.0  # no established gain
-
-
-def test_fastest_falls_back_to_the_best_median_without_an_ok_default_mode(tmp_path):
-    table = {"cnn": {"pytorch": {"compile": 0.99, "eager_cl": 1.00}, "tensorflow": {"graph": 2.0}}}
-    h = _helpers(tmp_path, table)
-    assert h.headline("inference", "latency", model="cnn").fastest.a.mode == "compile"
-
-
 def test_a_gap_below_the_threshold_is_within_even_with_separate_cis(tmp_path):
     h = _helpers(tmp_path, LATENCY)
     mlp = h.headline("inference", "latency", model="mlp")
