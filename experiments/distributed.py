@@ -597,11 +597,14 @@ def _rank_main(spec_path: str) -> None:
     partial = out.with_suffix(".partial")
     partial.write_text(json.dumps(report), encoding="utf-8")
     os.replace(partial, out)
-    # The report is complete. Leave without the interpreter's shutdown: at exit, gloo's
-    # background threads can still be joinable when their C++ destructors run, and the rank then
-    # dies with SIGABRT ("terminate called without an active exception") after a measurement
-    # that succeeded. We saw this twice in a few hundred two-rank DDP processes, once in a full run
-    # and once in CI; it concerns teardown only, after destroy_process_group and the report.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    if spec["framework"] == "pytorch":
+        # The report is complete. Leave without the interpreter's shutdown: at exit, gloo's
+        # background threads can still be joinable when their C++ destructors run, and the rank
+        # then dies with SIGABRT ("terminate called without an active exception") after a
+        # measurement that succeeded. We saw this twice in a few hundred two-rank DDP processes,
+        # once in a full run and once in CI; it concerns teardown only, after
+        # destroy_process_group and the report. Not for TensorFlow: its workers meet once more at
+        # shutdown (the coordination service), and a worker that skipped it failed its peer.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
