@@ -993,7 +993,7 @@ class Helpers:
         """``[tool.paper] investigation_host`` (the machine of ``docs/investigations.md``'s
         findings) when it is not the primary host, else None: a sentence that gives one of those
         findings names this host."""
-        host = self.sources.config.investigation_host if self.sources.config else None
+        host = self._configured("investigation_host")
         return host if host and host != self.results.primary else None
 
     @helper
@@ -1001,8 +1001,12 @@ class Helpers:
         """``[tool.paper] recheck_host`` (where ``docs/investigations.md``'s findings were timed
         again) when it is the primary host, else None: a sentence that reports a re-check of a
         finding on the primary host renders only while that is true."""
-        host = self.sources.config.recheck_host if self.sources.config else None
+        host = self._configured("recheck_host")
         return host if host and host == self.results.primary else None
+
+    def _configured(self, name: str) -> Any:
+        """The ``[tool.paper]`` setting ``name``, None without a configuration."""
+        return getattr(self.sources.config, name) if self.sources.config else None
 
     @helper
     def same_medians(self, p: Pairing, q: Pairing) -> bool:
